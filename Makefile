@@ -1,0 +1,27 @@
+# A thin convenience over the CMake presets (CMakePresets.json); CMake is the real build.
+#   make run    install missing Debian packages, build the release preset, run `concur tour`
+#   make test   install missing Debian packages, build the dev preset, run every test with ctest
+# Other presets: make build PRESET=asan && make check PRESET=asan (asan, tsan, clang, release).
+PRESET ?= dev
+
+.PHONY: run test deps build check clean
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory build PRESET=release
+	./build/release/bin/concur tour
+
+test: deps
+	@$(MAKE) --no-print-directory check PRESET=dev
+
+build:
+	@test -f build/$(PRESET)/build.ninja || cmake --preset $(PRESET)
+	cmake --build --preset $(PRESET)
+
+check: build
+	ctest --preset $(PRESET)
+
+clean:
+	rm -rf build

@@ -1,0 +1,17 @@
+# concur_build_options: one INTERFACE target carrying warnings and sanitizer flags.
+# The libraries link it too (as a BUILD_INTERFACE dependency, so it is never installed),
+# which is how sanitizers reach the library's own code, not only the tests.
+add_library(concur_build_options INTERFACE)
+target_compile_options(concur_build_options INTERFACE -Wall -Wextra -Wpedantic)
+if(CONCUR_WERROR)
+  target_compile_options(concur_build_options INTERFACE -Werror)
+endif()
+if(CONCUR_SANITIZE)
+  set(_concur_san -fsanitize=${CONCUR_SANITIZE} -fno-omit-frame-pointer)
+  if(CONCUR_SANITIZE MATCHES "undefined")
+    list(APPEND _concur_san -fno-sanitize-recover=undefined)
+  endif()
+  target_compile_options(concur_build_options INTERFACE ${_concur_san})
+  target_link_options(concur_build_options INTERFACE ${_concur_san})
+  target_compile_definitions(concur_build_options INTERFACE CONCUR_SANITIZED=1)
+endif()

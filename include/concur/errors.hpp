@@ -1,0 +1,271 @@
+// concur/errors.hpp — every exception type of every concur module, in one place.
+//
+// The names mirror Python's exceptions so a Python programmer can guess them: what Python
+// raises as RuntimeError, concur throws as concur::RuntimeError, and so on. Each type derives
+// from the standard exception that is closest in meaning, so generic handlers keep working:
+//
+//   Python                               concur                                  derives from
+//   RuntimeError                         RuntimeError                            std::runtime_error
+//   ValueError                           ValueError                              std::invalid_argument
+//   TimeoutError                         TimeoutError                            std::runtime_error
+//   EOFError                             EOFError                                std::runtime_error
+//   OSError and its Connection* family   OSError, ConnectionError, ...           std::system_error
+//   threading.BrokenBarrierError         BrokenBarrierError                      RuntimeError
+//   asyncio/futures InvalidStateError    InvalidStateError                       RuntimeError
+//   asyncio/futures CancelledError       CancelledError                          BaseException (!)
+//   ExceptionGroup                       ExceptionGroup                          std::exception
+//   queue.Empty / Full / ShutDown        queue::Empty / Full / ShutDown          std::runtime_error
+//   futures BrokenExecutor (+ Thread/Process pool variants)                      RuntimeError
+//   multiprocessing ProcessError, AuthenticationError, BufferTooShort, RemoteError
+//   asyncio QueueEmpty / QueueFull / QueueShutDown, IncompleteReadError, LimitOverrunError
+//
+// Cancellation is deliberately *not* a std::exception. In Python, CancelledError is a
+// BaseException so that `except Exception:` cannot swallow it by accident; here
+// `catch (const std::exception&)` cannot swallow it either. Catch it by name
+// (`catch (const concur::CancelledError&)`) or as `concur::BaseException`, and rethrow it
+// unless you really mean to stop the cancellation.
+//
+// OS failures are std::system_error (or a Python-named subclass) carrying the errno as a
+// std::error_code in std::generic_category().
+#pragma once
+
+#include <cerrno>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace concur {
+
+/// Root of the exceptions that must not be caught by `catch (const std::exception&)`,
+/// as Python's BaseException is not caught by `except Exception`. Only CancelledError is one.
+class BaseException {
+ public:
+  explicit BaseException(std::string message) : m_message(std::move(message)) {}
+  virtual ~BaseException() = default;
+  /// The message given at construction (may be empty).
+  [[nodiscard]] virtual const char* what() const noexcept { return m_message.c_str(); }
+
+ private:
+  std::string m_message;
+};
+
+/// A task, future or coroutine was cancelled. Thrown by `result()` of a cancelled future and
+/// at the await point of a cancelled asyncio task. Not a std::exception (see above).
+class CancelledError : public BaseException {
+ public:
+  explicit CancelledError(std::string message = {}) : BaseException(std::move(message)) {}
+};
+
+class RuntimeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class ValueError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+class TimeoutError : public std::runtime_error {
+ public:
+  explicit TimeoutError(const std::string& message = "timed out") : std::runtime_error(message) {}
+};
+
+class EOFError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// An operation on a future or task that its state does not allow (e.g. result() before done).
+class InvalidStateError : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
+
+/// threading.Barrier (and the asyncio/multiprocessing barriers) was aborted, reset or timed out.
+class BrokenBarrierError : public RuntimeError {
+ public:
+  explicit BrokenBarrierError(const std::string& message = "barrier is broken") : RuntimeError(message) {}
+};
+
+/// Several exceptions raised together (asyncio.TaskGroup). `exceptions()` holds them in the
+/// order they happened.
+class ExceptionGroup : public std::exception {
+ public:
+  ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions)
+      : m_message(std::move(message)), m_exceptions(std::move(exceptions)) {}
+  [[nodiscard]] const char* what() const noexcept override { return m_message.c_str(); }
+  [[nodiscard]] const std::vector<std::exception_ptr>& exceptions() const noexcept { return m_exceptions; }
+
+ private:
+  std::string m_message;
+  std::vector<std::exception_ptr> m_exceptions;
+};
+
+// ---- OSError and its Python-named family ---------------------------------------------------
+
+/// An operating-system failure, carrying the errno.
+class OSError : public std::system_error {
+ public:
+  explicit OSError(int err, const std::string& what = {})
+      : std::system_error(err, std::generic_category(), what) {}
+  [[nodiscard]] int errno_value() const noexcept { return code().value(); }
+};
+class ConnectionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class ConnectionResetError : public ConnectionError {
+ public:
+  explicit ConnectionResetError(const std::string& what = {}) : ConnectionError(ECONNRESET, what) {}
+};
+class ConnectionRefusedError : public ConnectionError {
+ public:
+  explicit ConnectionRefusedError(const std::string& what = {}) : ConnectionError(ECONNREFUSED, what) {}
+};
+class ConnectionAbortedError : public ConnectionError {
+ public:
+  explicit ConnectionAbortedError(const std::string& what = {}) : ConnectionError(ECONNABORTED, what) {}
+};
+class BrokenPipeError : public ConnectionError {
+ public:
+  explicit BrokenPipeError(const std::string& what = {}) : ConnectionError(EPIPE, what) {}
+};
+
+/// Throws the most specific Python-named OSError for `err` (ConnectionResetError for
+/// ECONNRESET, ...; TimeoutError-like errno ETIMEDOUT stays an OSError with that code).
+[[noreturn]] void throw_os_error(int err, const std::string& what = {});
+
+// ---- queue ------------------------------------------------------------------------------
+
+namespace queue {
+/// get_nowait() on an empty queue, or get(timeout) that timed out.
+class Empty : public std::runtime_error {
+ public:
+  Empty() : std::runtime_error("queue is empty") {}
+};
+/// put_nowait() on a full queue, or put(timeout) that timed out.
+class Full : public std::runtime_error {
+ public:
+  Full() : std::runtime_error("queue is full") {}
+};
+/// put() or get() on a queue that was shut down (Python 3.13).
+class ShutDown : public std::runtime_error {
+ public:
+  ShutDown() : std::runtime_error("queue is shut down") {}
+};
+}  // namespace queue
+
+// ---- futures ----------------------------------------------------------------------------
+
+namespace futures {
+using concur::CancelledError;
+using concur::InvalidStateError;
+using concur::TimeoutError;
+/// The executor can no longer run work (a worker failed to start or died).
+class BrokenExecutor : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
+class BrokenThreadPool : public BrokenExecutor {
+ public:
+  using BrokenExecutor::BrokenExecutor;
+};
+class BrokenProcessPool : public BrokenExecutor {
+ public:
+  using BrokenExecutor::BrokenExecutor;
+};
+}  // namespace futures
+
+// ---- multiprocessing --------------------------------------------------------------------
+
+/// A child process failed: it crashed, was killed, or could not be started. The message names
+/// the pid, the signal or exit code, and the task it held.
+class ProcessError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace multiprocessing {
+using concur::ProcessError;
+class AuthenticationError : public ProcessError {
+ public:
+  using ProcessError::ProcessError;
+};
+class BufferTooShort : public ProcessError {
+ public:
+  using ProcessError::ProcessError;
+};
+/// An exception thrown in a worker process whose type the parent does not know how to
+/// rebuild. Carries the remote exception's type name and message.
+class RemoteError : public ProcessError {
+ public:
+  RemoteError(std::string type_name, std::string message)
+      : ProcessError(type_name + ": " + message), m_type_name(std::move(type_name)), m_message(std::move(message)) {}
+  [[nodiscard]] const std::string& type_name() const noexcept { return m_type_name; }
+  [[nodiscard]] const std::string& message() const noexcept { return m_message; }
+
+ private:
+  std::string m_type_name;
+  std::string m_message;
+};
+}  // namespace multiprocessing
+
+// ---- asyncio ----------------------------------------------------------------------------
+
+namespace asyncio {
+using concur::CancelledError;
+using concur::InvalidStateError;
+using concur::TimeoutError;
+class QueueEmpty : public std::runtime_error {
+ public:
+  QueueEmpty() : std::runtime_error("asyncio queue is empty") {}
+};
+class QueueFull : public std::runtime_error {
+ public:
+  QueueFull() : std::runtime_error("asyncio queue is full") {}
+};
+class QueueShutDown : public std::runtime_error {
+ public:
+  QueueShutDown() : std::runtime_error("asyncio queue is shut down") {}
+};
+/// readexactly()/readuntil() reached EOF first; `partial()` holds the bytes read before it.
+class IncompleteReadError : public EOFError {
+ public:
+  IncompleteReadError(std::string partial, std::size_t expected)
+      : EOFError(std::to_string(partial.size()) + " bytes read on a total of " +
+                 (expected == 0 ? std::string("undefined") : std::to_string(expected)) + " expected bytes"),
+        m_partial(std::move(partial)), m_expected(expected) {}
+  [[nodiscard]] const std::string& partial() const noexcept { return m_partial; }
+  /// Bytes that were expected; 0 when unknown (readuntil).
+  [[nodiscard]] std::size_t expected() const noexcept { return m_expected; }
+
+ private:
+  std::string m_partial;
+  std::size_t m_expected;
+};
+/// readline()/readuntil() found no separator within the limit. The data stays in the buffer;
+/// `consumed()` is how many bytes would have to be consumed to make progress.
+class LimitOverrunError : public std::runtime_error {
+ public:
+  LimitOverrunError(const std::string& message, std::size_t consumed)
+      : std::runtime_error(message), m_consumed(consumed) {}
+  [[nodiscard]] std::size_t consumed() const noexcept { return m_consumed; }
+
+ private:
+  std::size_t m_consumed;
+};
+}  // namespace asyncio
+
+// ---- helpers ----------------------------------------------------------------------------
+
+/// The demangled dynamic type name of the exception held by `e` ("std::out_of_range",
+/// "concur::CancelledError", ...), or "unknown exception" for a non-class exception.
+[[nodiscard]] std::string exception_type_name(const std::exception_ptr& e);
+/// The exception's message (`what()`), or "" when it has none.
+[[nodiscard]] std::string exception_message(const std::exception_ptr& e);
+
+}  // namespace concur
