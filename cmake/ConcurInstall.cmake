@@ -20,5 +20,9 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/concurConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/concurConfig.cmake ${PROJECT_BINARY_DIR}/concurConfigVersion.cmake
   DESTINATION ${concur_cmake_dir})
 
+# The .pc file finds its prefix relative to itself, so the installed tree can be moved
+# (and `cmake --install --prefix` works).
+file(RELATIVE_PATH CONCUR_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
+string(REGEX REPLACE "/$" "" CONCUR_PC_TO_PREFIX "${CONCUR_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/concur.pc.in ${PROJECT_BINARY_DIR}/concur.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/concur.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -7,9 +7,11 @@
 //   Python                               concur                                  derives from
 //   RuntimeError                         RuntimeError                            std::runtime_error
 //   ValueError                           ValueError                              std::invalid_argument
+//   IndexError                           IndexError                              std::out_of_range
 //   TimeoutError                         TimeoutError                            std::runtime_error
 //   EOFError                             EOFError                                std::runtime_error
-//   OSError and its Connection* family   OSError, ConnectionError, ...           std::system_error
+//   OSError, its Connection* family,     OSError, ConnectionError, ...           std::system_error
+//   FileExistsError, FileNotFoundError
 //   threading.BrokenBarrierError         BrokenBarrierError                      RuntimeError
 //   asyncio/futures InvalidStateError    InvalidStateError                       RuntimeError
 //   asyncio/futures CancelledError       CancelledError                          BaseException (!)
@@ -17,6 +19,7 @@
 //   queue.Empty / Full / ShutDown        queue::Empty / Full / ShutDown          std::runtime_error
 //   futures BrokenExecutor (+ Thread/Process pool variants)                      RuntimeError
 //   multiprocessing ProcessError, AuthenticationError, BufferTooShort, RemoteError
+//   pickle.UnpicklingError              multiprocessing::SerializationError     ValueError
 //   asyncio QueueEmpty / QueueFull / QueueShutDown, IncompleteReadError, LimitOverrunError
 //
 // Cancellation is deliberately *not* a std::exception. In Python, CancelledError is a
@@ -67,6 +70,12 @@ class RuntimeError : public std::runtime_error {
 class ValueError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
+};
+
+/// A sequence index out of range (multiprocessing.Array, ...).
+class IndexError : public std::out_of_range {
+ public:
+  using std::out_of_range::out_of_range;
 };
 
 class TimeoutError : public std::runtime_error {
@@ -134,6 +143,16 @@ class BrokenPipeError : public ConnectionError {
  public:
   explicit BrokenPipeError(const std::string& what = {}) : ConnectionError(EPIPE, what) {}
 };
+/// A file (or named shared-memory segment) that must not exist already does (EEXIST).
+class FileExistsError : public OSError {
+ public:
+  explicit FileExistsError(const std::string& what = {}) : OSError(EEXIST, what) {}
+};
+/// A file (or named shared-memory segment) that must exist does not (ENOENT).
+class FileNotFoundError : public OSError {
+ public:
+  explicit FileNotFoundError(const std::string& what = {}) : OSError(ENOENT, what) {}
+};
 
 /// Throws the most specific Python-named OSError for `err` (ConnectionResetError for
 /// ECONNRESET, ...; TimeoutError-like errno ETIMEDOUT stays an OSError with that code).
@@ -198,6 +217,12 @@ class AuthenticationError : public ProcessError {
 class BufferTooShort : public ProcessError {
  public:
   using ProcessError::ProcessError;
+};
+/// A message that cannot be decoded: truncated, corrupt, or holding another type than the one
+/// asked for (Python: pickle.UnpicklingError).
+class SerializationError : public ValueError {
+ public:
+  using ValueError::ValueError;
 };
 /// An exception thrown in a worker process whose type the parent does not know how to
 /// rebuild. Carries the remote exception's type name and message.

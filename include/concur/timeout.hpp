@@ -7,8 +7,8 @@
 //
 //     lock.acquire(true, 250ms);     q.get({.timeout = 1s});     t.join(2s);
 //
-// A negative timeout means "do not wait" where Python allows it (queue, condition) and is a
-// ValueError where Python says so (Lock.acquire with a timeout other than -1).
+// A negative timeout means "do not wait" where Python allows it (Condition.wait, Event.wait) and
+// is a ValueError where Python says so (queue get/put, Lock.acquire with a timeout other than -1).
 #pragma once
 
 #include <chrono>

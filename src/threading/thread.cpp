@@ -1,0 +1,461 @@
+// Thread: starting, the registry behind enumerate(), the main and dummy threads, excepthook, the
+// at-exit wait for non-daemon threads, and fork() handling.
+#include "concur/threading/thread.hpp"
+
+#include <fmt/core.h>
+#include <pthread.h>
+
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "concur/errors.hpp"
+
+namespace concur::threading {
+
+namespace detail {
+
+struct ThreadAccess {
+  static Thread handle(std::shared_ptr<ThreadState> state) noexcept { return Thread(std::move(state)); }
+  static void run(Thread& thread) { thread.run(); }
+};
+
+namespace {
+
+// Python's _counter: numbers "Thread-N" and "Dummy-N" names, in creation order.
+std::atomic<unsigned long> g_name_counter{0};
+
+// The calling thread's state: set by bootstrap for concur threads, at creation for the main
+// thread and dummies. A raw pointer (trivially destructible, so usable in any phase of thread
+// exit); the state is kept alive by whoever registered it (ThreadHolder or the main slot).
+thread_local ThreadState* t_current = nullptr;
+
+// The enumerate() list. Leaked on purpose (never destroyed), like the main slot below: daemon
+// threads and dummies may still use them while static destructors run at exit.
+struct Registry {
+  std::mutex mutex;
+  ThreadState* head = nullptr;  // guarded by mutex; in registration order
+  ThreadState* tail = nullptr;  // guarded by mutex
+  std::size_t count = 0;        // guarded by mutex; the length of the list
+};
+
+Registry& registry() {
+  static Registry* const instance = new Registry;
+  return *instance;
+}
+
+void link(Registry& r, ThreadState& s) {
+  // Called with r.mutex held.
+  assert(!s.registered);
+  s.prev = r.tail;
+  s.next = nullptr;
+  (r.tail != nullptr ? r.tail->next : r.head) = &s;
+  r.tail = &s;
+  s.registered = true;
+  ++r.count;
+}
+
+void unlink(Registry& r, ThreadState& s) {
+  // Called with r.mutex held.
+  if (!s.registered) return;
+  (s.prev != nullptr ? s.prev->next : r.head) = s.next;
+  (s.next != nullptr ? s.next->prev : r.tail) = s.prev;
+  s.prev = s.next = nullptr;
+  s.registered = false;
+  --r.count;
+}
+
+void register_state(ThreadState& s) {
+  Registry& r = registry();
+  const std::scoped_lock hold(r.mutex);
+  link(r, s);
+}
+
+void unregister_state(ThreadState& s) {
+  Registry& r = registry();
+  const std::scoped_lock hold(r.mutex);
+  unlink(r, s);
+}
+
+void publish_ids(ThreadState& s) {
+  s.ident.store(thread_key(), std::memory_order_relaxed);  // published by ids_known.set()
+  s.native_id.store(native_thread_id(), std::memory_order_relaxed);  // likewise
+  s.ids_known.set();
+}
+
+void after_fork_in_child();
+
+std::shared_ptr<ThreadState> make_main_state() {
+  auto s = std::make_shared<ThreadState>(ThreadState::Kind::main, ThreadOptions{.name = "MainThread", .daemon = false});
+  s->started.store(true, std::memory_order_relaxed);  // not shared yet: registering publishes it
+  publish_ids(*s);
+  register_state(*s);
+  t_current = s.get();
+  return s;
+}
+
+// The main thread's state. The first call (during static initialization, see below) creates it
+// for the calling thread, which is main's thread. Leaked like the registry; replaced in a
+// fork()ed child by the forking thread's state.
+std::shared_ptr<ThreadState>& main_slot() {
+  static std::shared_ptr<ThreadState>* const slot = [] {
+    auto* p = new std::shared_ptr<ThreadState>(make_main_state());
+    // After fork() only the forking thread exists in the child: the registry must forget the
+    // others (and must not be locked by one of them at the moment of fork()).
+    ::pthread_atfork([] { registry().mutex.lock(); }, [] { registry().mutex.unlock(); },
+                     [] { after_fork_in_child(); });
+    return p;
+  }();
+  return *slot;
+}
+
+// Make the thread running static initialization (main's) the main thread.
+[[maybe_unused]] const bool g_main_initialized = (main_slot(), true);
+
+// Owns the calling thread's state, for a concur thread (from bootstrap) or a dummy. It is
+// constructed when the thread begins (before the thread's code can create thread_locals of its
+// own), so its destructor runs last among the thread's thread_local destructors: only then does
+// the thread leave enumerate() and count as finished. So join() returns after the thread's
+// thread_local objects (local<T> values included) were destroyed, as Python's join returns after
+// the thread state was cleared.
+struct ThreadHolder {
+  std::shared_ptr<ThreadState> state;
+  ThreadHolder() = default;
+  ThreadHolder(const ThreadHolder&) = delete;
+  ThreadHolder& operator=(const ThreadHolder&) = delete;
+  ~ThreadHolder() {
+    if (!state) return;
+    unregister_state(*state);
+    if (t_current == state.get()) t_current = nullptr;
+    state->finished.set();  // last: a joiner may return, and the process may exit, right after
+  }
+};
+thread_local ThreadHolder t_holder;
+
+ThreadState& current_state() {
+  if (ThreadState* s = t_current) return *s;
+  main_slot();  // in case static initialization has not reached g_main_initialized yet
+  if (ThreadState* s = t_current) return *s;
+  // relaxed counter: it only hands out distinct numbers.
+  auto s = std::make_shared<ThreadState>(
+      ThreadState::Kind::dummy,
+      ThreadOptions{.name = fmt::format("Dummy-{}", g_name_counter.fetch_add(1, std::memory_order_relaxed) + 1),
+                    .daemon = true});
+  s->started.store(true, std::memory_order_relaxed);  // not shared yet: registering publishes it
+  publish_ids(*s);
+  register_state(*s);
+  t_current = s.get();
+  t_holder.state = std::move(s);
+  return *t_current;
+}
+
+void after_fork_in_child() {
+  // Only this thread exists now; it holds the registry mutex (taken in the prepare handler).
+  Registry& r = registry();
+  ThreadState* me = t_current;
+  for (ThreadState* s = r.head; s != nullptr;) {
+    ThreadState* next = s->next;
+    if (s != me) {
+      unlink(r, *s);
+      s->in_run.store(false, std::memory_order_relaxed);  // its run() is not executing here
+      s->finished.set();                                  // nobody waits on it in the child
+    }
+    s = next;
+  }
+  r.mutex.unlock();
+  if (me == nullptr) {
+    main_slot() = make_main_state();
+  } else {
+    me->native_id.store(native_thread_id(), std::memory_order_relaxed);  // single-threaded here
+    main_slot() = me->shared_from_this();
+  }
+}
+
+// ---- program exit -----------------------------------------------------------------------------
+
+void wait_for_non_daemon_threads() {
+  // Python's threading._shutdown: join every non-daemon thread (except the exiting one). Threads
+  // may start more threads meanwhile, hence the loop.
+  for (;;) {
+    std::shared_ptr<ThreadState> pending;
+    {
+      Registry& r = registry();
+      const std::scoped_lock hold(r.mutex);
+      for (ThreadState* s = r.head; s != nullptr; s = s->next) {
+        const bool ours = s->kind == ThreadState::Kind::target || s->kind == ThreadState::Kind::subclass;
+        // relaxed: daemon only changes before start(), which happened before registration.
+        if (ours && s != t_current && !s->daemon.load(std::memory_order_relaxed)) {
+          pending = s->shared_from_this();
+          break;
+        }
+      }
+    }
+    if (!pending) return;
+    pending->finished.wait();
+  }
+}
+
+void ensure_exit_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::atexit(wait_for_non_daemon_threads) != 0) {
+      std::fputs("concur::threading: cannot register the at-exit wait for non-daemon threads\n", stderr);
+    }
+  });
+}
+
+// ---- excepthook -------------------------------------------------------------------------------
+
+struct HookSlot {
+  std::mutex mutex;
+  ExceptHook hook;  // guarded by mutex; empty means default_excepthook
+};
+
+HookSlot& hook_slot() {
+  static HookSlot* const instance = new HookSlot;  // leaked: used by threads during exit
+  return *instance;
+}
+
+void report_exception(const std::shared_ptr<ThreadState>& s, std::exception_ptr error) {
+  const ExceptHookArgs args{error, exception_type_name(error), ThreadAccess::handle(s)};
+  try {
+    excepthook(args);
+  } catch (...) {
+    const std::exception_ptr hook_error = std::current_exception();
+    fmt::print(stderr, "Exception in threading.excepthook: {}: {}\n", exception_type_name(hook_error),
+               exception_message(hook_error));
+  }
+}
+
+[[noreturn]] void fatal_running_subclass(const ThreadState& s, const char* what) {
+  std::string name;
+  {
+    const std::scoped_lock hold(s.name_mutex);
+    name = s.name;
+  }
+  fmt::print(stderr,
+             "concur::threading::Thread: fatal: a Thread subclass object was {} while its run() may still be "
+             "executing (thread '{}'). In subclass mode the object must stay alive and in place until run() "
+             "returns: join() the thread first.\n",
+             what, name);
+  std::fflush(stderr);
+  std::abort();
+}
+
+// ---- the new thread ---------------------------------------------------------------------------
+
+void bootstrap(const std::shared_ptr<ThreadState>& s) {
+  t_holder.state = s;  // unregisters and sets `finished` at thread exit (see ThreadHolder)
+  t_current = s.get();
+  publish_ids(*s);
+  std::exception_ptr error;
+  try {
+    if (s->kind == ThreadState::Kind::subclass) {
+      ThreadAccess::run(*s->owner);
+    } else {
+      s->invoke();
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  // release: the owner's destructor or move (acquire) may now reuse the object run() used.
+  s->in_run.store(false, std::memory_order_release);
+  if (error) report_exception(s, std::move(error));
+}
+
+}  // namespace
+
+ThreadState::ThreadState(Kind kind_, ThreadOptions options) : kind(kind_), name(std::move(options.name)) {
+  if (name.empty()) {
+    // relaxed: the counter only has to hand out distinct numbers; it orders nothing.
+    name = fmt::format("Thread-{}", g_name_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+  }
+  // Inherit the creating thread's flag without creating a dummy for a plain std::thread: those
+  // are daemons, as Python's dummies are.
+  // relaxed (both): the creator's flag is fixed once it runs; this state is not shared yet.
+  const ThreadState* creator = t_current;
+  if (creator == nullptr && kind != Kind::main) {
+    main_slot();  // a Thread built during static initialization, before g_main_initialized
+    creator = t_current;
+  }
+  daemon.store(options.daemon.value_or(creator != nullptr ? creator->daemon.load(std::memory_order_relaxed) : true),
+               std::memory_order_relaxed);
+}
+
+void launch(const std::shared_ptr<ThreadState>& s) {
+  ensure_exit_handler();
+  // relaxed: the new thread reads it after its creation, which orders everything before it.
+  if (s->kind == ThreadState::Kind::subclass) s->in_run.store(true, std::memory_order_relaxed);
+  register_state(*s);
+  try {
+    std::thread([s] { bootstrap(s); }).detach();
+  } catch (...) {
+    // relaxed: no thread was created, so nothing else reads these through this start().
+    unregister_state(*s);
+    s->in_run.store(false, std::memory_order_relaxed);
+    s->started.store(false, std::memory_order_relaxed);
+    throw;
+  }
+}
+
+}  // namespace detail
+
+// ---- Thread -----------------------------------------------------------------------------------
+
+Thread::Thread(ThreadOptions options)
+    : m_state(std::make_shared<detail::ThreadState>(detail::ThreadState::Kind::subclass, std::move(options))) {
+  m_state->owner = this;
+}
+
+void Thread::check_not_running_owner() const noexcept {
+  if (m_state && m_state->kind == detail::ThreadState::Kind::subclass && m_state->owner == this &&
+      // acquire: pairs with bootstrap's release after run(), so reusing the object is safe.
+      m_state->in_run.load(std::memory_order_acquire)) {
+    detail::fatal_running_subclass(*m_state, "destroyed or moved");
+  }
+}
+
+Thread::Thread(Thread&& other) noexcept {
+  other.check_not_running_owner();
+  m_state = std::move(other.m_state);
+  if (m_state && m_state->owner == &other) m_state->owner = this;
+}
+
+Thread& Thread::operator=(Thread&& other) noexcept {
+  if (this == &other) return *this;
+  check_not_running_owner();
+  other.check_not_running_owner();
+  m_state = std::move(other.m_state);
+  if (m_state && m_state->owner == &other) m_state->owner = this;
+  return *this;
+}
+
+Thread::~Thread() { check_not_running_owner(); }
+
+detail::ThreadState& Thread::state() const {
+  if (!m_state) throw RuntimeError("use of a moved-from Thread");
+  return *m_state;
+}
+
+void Thread::run() { state().invoke(); }
+
+void Thread::start() {
+  detail::ThreadState& s = state();
+  // acq_rel: a second start() (any thread) must see the first one's effects; cheap, once.
+  if (s.started.exchange(true, std::memory_order_acq_rel)) throw RuntimeError("threads can only be started once");
+  detail::launch(m_state);
+}
+
+void Thread::join(std::optional<Timeout> timeout) {
+  detail::ThreadState& s = state();
+  // acquire (here and below): pairs with start()'s exchange, for a handle used by another thread.
+  if (!s.started.load(std::memory_order_acquire)) throw RuntimeError("cannot join thread before it is started");
+  if (&s == detail::t_current) throw RuntimeError("cannot join current thread");
+  if (s.kind == detail::ThreadState::Kind::dummy) throw RuntimeError("cannot join a dummy thread");
+  s.finished.wait(timeout);
+}
+
+bool Thread::is_alive() const {
+  const detail::ThreadState& s = state();
+  return s.started.load(std::memory_order_acquire) && !s.finished.is_set();
+}
+
+std::string Thread::name() const {
+  const detail::ThreadState& s = state();
+  const std::scoped_lock hold(s.name_mutex);
+  return s.name;
+}
+
+void Thread::set_name(std::string name) {
+  detail::ThreadState& s = state();
+  const std::scoped_lock hold(s.name_mutex);
+  s.name = std::move(name);
+}
+
+std::optional<std::uint64_t> Thread::ident() const {
+  const detail::ThreadState& s = state();
+  if (!s.started.load(std::memory_order_acquire)) return std::nullopt;
+  s.ids_known.wait();
+  return s.ident.load(std::memory_order_relaxed);  // ordered by ids_known (set after the store)
+}
+
+std::optional<std::uint64_t> Thread::native_id() const {
+  const detail::ThreadState& s = state();
+  if (!s.started.load(std::memory_order_acquire)) return std::nullopt;
+  s.ids_known.wait();
+  return s.native_id.load(std::memory_order_relaxed);  // ordered by ids_known
+}
+
+// relaxed: daemon is a lone flag that only changes before start(); it guards no other data.
+bool Thread::daemon() const { return state().daemon.load(std::memory_order_relaxed); }
+
+void Thread::set_daemon(bool daemon) {
+  detail::ThreadState& s = state();
+  if (s.started.load(std::memory_order_acquire)) throw RuntimeError("cannot set daemon status of active thread");
+  s.daemon.store(daemon, std::memory_order_relaxed);  // published to the thread by start()
+}
+
+// ---- module functions -------------------------------------------------------------------------
+
+Thread current_thread() { return detail::ThreadAccess::handle(detail::current_state().shared_from_this()); }
+
+Thread main_thread() {
+  std::shared_ptr<detail::ThreadState> s = detail::main_slot();
+  return detail::ThreadAccess::handle(std::move(s));
+}
+
+// Like Python's, active_count() and enumerate() do not register the calling thread as a dummy:
+// a plain std::thread appears only once it called current_thread().
+std::size_t active_count() {
+  detail::Registry& r = detail::registry();
+  const std::scoped_lock hold(r.mutex);
+  return r.count;
+}
+
+std::vector<Thread> enumerate() {
+  detail::Registry& r = detail::registry();
+  const std::scoped_lock hold(r.mutex);
+  std::vector<Thread> threads;
+  threads.reserve(r.count);
+  for (detail::ThreadState* s = r.head; s != nullptr; s = s->next) {
+    // Every registered state is kept alive by its thread (or slot) until it unregisters.
+    threads.push_back(detail::ThreadAccess::handle(s->shared_from_this()));
+  }
+  return threads;
+}
+
+ExceptHook set_excepthook(ExceptHook hook) {
+  detail::HookSlot& slot = detail::hook_slot();
+  const std::scoped_lock hold(slot.mutex);
+  ExceptHook previous = std::exchange(slot.hook, std::move(hook));
+  if (!previous) previous = default_excepthook;
+  return previous;
+}
+
+void excepthook(const ExceptHookArgs& args) {
+  ExceptHook hook;
+  {
+    detail::HookSlot& slot = detail::hook_slot();
+    const std::scoped_lock hold(slot.mutex);
+    hook = slot.hook;
+  }
+  if (hook) {
+    hook(args);
+  } else {
+    default_excepthook(args);
+  }
+}
+
+void default_excepthook(const ExceptHookArgs& args) {
+  const std::string name = args.thread.name();
+  const std::string message = exception_message(args.exc_value);
+  // One print call, so lines from several failing threads do not interleave.
+  if (message.empty()) {
+    fmt::print(stderr, "Exception in thread {}: {}\n", name, args.exc_type);
+  } else {
+    fmt::print(stderr, "Exception in thread {}: {}: {}\n", name, args.exc_type, message);
+  }
+}
+
+}  // namespace concur::threading
