@@ -1,0 +1,461 @@
+// concur/multiprocessing/pool.hpp — Pool, AsyncResult, MapResult, IMapIterator:
+// multiprocessing.Pool.
+//
+//     int square(int x) { return x * x; }
+//     mp::Pool pool({.processes = 4});
+//     std::vector<int> squares = pool.map(square, std::views::iota(0, 1000));
+//     for (int v : pool.imap_unordered(square, inputs)) { ... }   // as workers finish
+//     mp::AsyncResult<int> r = pool.apply_async(square, 7);        // r.get(1s)
+//
+// Work crosses to the workers as in Process (process.hpp): a plain function or capture-less
+// lambda, and arguments serialize.hpp can encode (checked at compile time); results and
+// exceptions come back. Inputs are cut into chunks (`chunksize` items each; Python's default
+// for map: len / (4 * processes), rounded up; 1 for imap); a chunk is one task.
+//
+// Crash-proof (better than Python, whose Pool hangs forever when a worker dies — cpython
+// issue 96062): each worker has its own channel, so the pool knows which task every worker
+// holds. A worker that segfaults, aborts, exits or is killed fails exactly the task it was
+// running, with ProcessError naming the pid, the signal or exit code and the task; the worker
+// is replaced and every other task completes. Tasks that were queued to that worker but not
+// started are re-queued. (A worker sends each result before it starts its next task; only a
+// worker killed in the instant between finishing a task and sending its result makes that
+// task run again.) A worker whose initializer fails or crashes breaks the pool: every pending
+// and later task fails with ProcessError (Python's Pool would restart it forever).
+//
+// Exceptions: an exception thrown by the function in a worker comes back as its own type when
+// that type is registered (register_exception<E>(); <stdexcept> types and concur's common
+// errors are), otherwise as RemoteError carrying the type name and message. map/starmap and
+// MapResult::get raise the first failure; imap raises a chunk's failure at its position.
+//
+// Lifetime: close() stops new work; join() (after close or terminate) waits for the workers to
+// exit; terminate() kills the workers at once and fails every unfinished task with
+// ProcessError (Python's results would never be ready). The destructor calls terminate() and
+// join(): it never hangs and leaves no zombie. Results (AsyncResult, IMapIterator) may outlive
+// the Pool: unfinished ones are failed by terminate().
+//
+// Thread safety: every member of Pool, AsyncResult, MapResult and IMapIterator may be called
+// from any thread. One manager thread per pool talks to the workers.
+#pragma once
+
+#include <concur/multiprocessing/detail/pool_task.hpp>
+#include <concur/multiprocessing/process.hpp>
+#include <concur/timeout.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace concur::futures {
+class ProcessPoolExecutor;
+}
+
+namespace concur::multiprocessing {
+
+/// A function (plus arguments) run once in each worker when it starts (Python: initializer,
+/// initargs). Implicitly built from a function: `.initializer = init` or `{init, 42}`.
+class Initializer {
+ public:
+  Initializer() = default;
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::decay_t<F>, Initializer>)
+  Initializer(F fn, Args&&... args)  // NOLINT(google-explicit-constructor): keyword-argument style
+      : m_target(detail::make_target(fn, std::forward<Args>(args)...)) {
+    if (m_target->args.blob || !m_target->args.fds.empty())
+      throw ValueError("initializer arguments must be small values (no large blocks, no descriptors)");
+  }
+  /// Whether an initializer was given.
+  [[nodiscard]] explicit operator bool() const noexcept { return m_target.has_value(); }
+  /// Internal: the target.
+  [[nodiscard]] const std::optional<detail::ProcessTarget>& target() const noexcept { return m_target; }
+
+ private:
+  std::optional<detail::ProcessTarget> m_target;
+};
+
+/// Keyword arguments of Pool.
+struct PoolOptions {
+  std::size_t processes = 0;         ///< 0: cpu_count()
+  Initializer initializer = {};      ///< run in each worker at start
+  std::size_t maxtasksperchild = 0;  ///< tasks (chunks) a worker runs before it is replaced; 0: no limit
+  std::string start_method = {};     ///< "fork", "forkserver"; empty: get_start_method()
+};
+
+namespace detail {
+
+class PoolCore;
+
+/// Results of a job whose chunks fill one vector (apply, map, starmap): ready when every
+/// chunk arrived or at the first failure.
+template <class R>
+class CollectState final : public ResultSink {
+ public:
+  CollectState(std::size_t items, std::vector<std::size_t> offsets)
+      : m_values(items), m_offsets(std::move(offsets)), m_remaining(m_offsets.size()) {
+    if (m_remaining == 0) m_done = true;
+  }
+  void deliver(std::size_t chunk, Payload& results) override {
+    auto values = deserialize<std::vector<R>>(results);
+    std::scoped_lock lock(m_mutex);
+    if (m_done) return;
+    const std::size_t end = chunk + 1 < m_offsets.size() ? m_offsets[chunk + 1] : m_values.size();
+    if (values.size() != end - m_offsets[chunk]) throw SerializationError("cannot decode message: wrong number of results");
+    std::move(values.begin(), values.end(), m_values.begin() + static_cast<std::ptrdiff_t>(m_offsets[chunk]));
+    if (--m_remaining == 0) finish();
+  }
+  void fail(std::size_t, std::exception_ptr error) override {
+    std::scoped_lock lock(m_mutex);
+    if (m_done) return;
+    m_error = std::move(error);
+    finish();
+  }
+  bool wait(std::optional<Timeout> timeout) const {
+    std::unique_lock lock(m_mutex);
+    if (!timeout) {
+      m_cv.wait(lock, [&] { return m_done; });
+      return true;
+    }
+    return m_cv.wait_until(lock, concur::detail::deadline_after(*timeout), [&] { return m_done; });
+  }
+  bool ready() const {
+    std::scoped_lock lock(m_mutex);
+    return m_done;
+  }
+  bool successful() const {
+    std::scoped_lock lock(m_mutex);
+    if (!m_done) throw ValueError("result is not ready");
+    return !m_error;
+  }
+  /// After wait() returned true: the values, or the failure rethrown.
+  const std::vector<R>& values() const {
+    std::scoped_lock lock(m_mutex);
+    if (m_error) std::rethrow_exception(clone_exception(m_error));
+    return m_values;
+  }
+
+ private:
+  void finish() {  // with m_mutex held
+    m_done = true;
+    m_cv.notify_all();
+  }
+  mutable std::mutex m_mutex;  // guards everything below
+  mutable std::condition_variable m_cv;
+  std::vector<R> m_values;
+  std::vector<std::size_t> m_offsets;  // first item of each chunk
+  std::size_t m_remaining;             // chunks not yet arrived
+  std::exception_ptr m_error;
+  bool m_done = false;
+};
+
+/// Results of imap / imap_unordered, consumed one at a time.
+template <class R>
+class StreamState final : public ResultSink {
+ public:
+  StreamState(std::size_t chunks, bool ordered) : m_chunks(chunks), m_ordered(ordered) {}
+  void deliver(std::size_t chunk, Payload& results) override {
+    auto values = deserialize<std::vector<R>>(results);
+    std::scoped_lock lock(m_mutex);
+    arrive(chunk, std::move(values));
+  }
+  void fail(std::size_t chunk, std::exception_ptr error) override {
+    std::scoped_lock lock(m_mutex);
+    arrive(chunk, std::move(error));
+  }
+  /// The next result; nullopt at the end. Rethrows a failed chunk's exception (once, then
+  /// iteration continues after it); TimeoutError when nothing arrives within `timeout`.
+  std::optional<R> next(std::optional<Timeout> timeout) {
+    std::unique_lock lock(m_mutex);
+    auto available = [&] { return !m_ready.empty() || m_consumed_chunks == m_chunks; };
+    if (!timeout) {
+      m_cv.wait(lock, available);
+    } else if (!m_cv.wait_until(lock, concur::detail::deadline_after(*timeout), available)) {
+      throw TimeoutError();
+    }
+    if (m_ready.empty()) return std::nullopt;
+    auto item = std::move(m_ready.front());
+    m_ready.pop_front();
+    if (auto* e = std::get_if<std::exception_ptr>(&item)) std::rethrow_exception(clone_exception(*e));
+    return std::move(std::get<R>(item));
+  }
+
+ private:
+  using Arrival = std::variant<std::vector<R>, std::exception_ptr>;
+  // With m_mutex held: files a chunk and moves what is now in order to m_ready.
+  void arrive(std::size_t chunk, Arrival a) {
+    if (m_ordered) {
+      m_pending.emplace(chunk, std::move(a));
+      while (!m_pending.empty() && m_pending.begin()->first == m_next_chunk) {
+        release(std::move(m_pending.begin()->second));
+        m_pending.erase(m_pending.begin());
+        ++m_next_chunk;
+      }
+    } else {
+      release(std::move(a));
+    }
+    m_cv.notify_all();
+  }
+  void release(Arrival a) {
+    ++m_consumed_chunks;
+    if (auto* values = std::get_if<std::vector<R>>(&a)) {
+      for (R& v : *values) m_ready.emplace_back(std::in_place_index<0>, std::move(v));
+    } else {
+      m_ready.emplace_back(std::in_place_index<1>, std::get<std::exception_ptr>(a));
+    }
+  }
+  std::mutex m_mutex;  // guards everything below
+  std::condition_variable m_cv;
+  const std::size_t m_chunks;
+  const bool m_ordered;
+  std::size_t m_next_chunk = 0;                     // ordered: the chunk to release next
+  std::map<std::size_t, Arrival> m_pending;         // ordered: arrived early
+  std::size_t m_consumed_chunks = 0;                // chunks moved to m_ready
+  std::deque<std::variant<R, std::exception_ptr>> m_ready;  // in the order to yield
+};
+
+/// Python's default map chunksize: ceil(len / (4 * processes)), at least 1.
+inline std::size_t default_chunksize(std::size_t items, std::size_t processes) {
+  const std::size_t per = processes * 4;
+  const std::size_t c = items / per + (items % per != 0 ? 1 : 0);
+  return c == 0 ? 1 : c;
+}
+
+}  // namespace detail
+
+/// The result of apply_async (Python: AsyncResult / ApplyResult).
+template <class T>
+class AsyncResult {
+ public:
+  using value_type = detail::wire_result_t<T>;
+  /// The result, waiting up to `timeout`. TimeoutError if not ready by then; rethrows the
+  /// task's exception (or RemoteError, ProcessError).
+  value_type get(std::optional<Timeout> timeout = std::nullopt) const {
+    if (!m_state->wait(timeout)) throw TimeoutError();
+    return m_state->values().front();
+  }
+  /// Waits until ready or `timeout` elapsed.
+  void wait(std::optional<Timeout> timeout = std::nullopt) const { (void)m_state->wait(timeout); }
+  [[nodiscard]] bool ready() const { return m_state->ready(); }
+  /// Whether it completed without an exception. ValueError if not ready.
+  [[nodiscard]] bool successful() const { return m_state->successful(); }
+
+  explicit AsyncResult(std::shared_ptr<detail::CollectState<value_type>> state) : m_state(std::move(state)) {}
+
+ private:
+  std::shared_ptr<detail::CollectState<value_type>> m_state;
+};
+
+/// The result of map_async / starmap_async: get() returns every result, in input order.
+template <class R>
+class MapResult {
+ public:
+  /// All results. TimeoutError if not ready within `timeout`; the first failure rethrown.
+  std::vector<R> get(std::optional<Timeout> timeout = std::nullopt) const {
+    if (!m_state->wait(timeout)) throw TimeoutError();
+    return m_state->values();
+  }
+  void wait(std::optional<Timeout> timeout = std::nullopt) const { (void)m_state->wait(timeout); }
+  [[nodiscard]] bool ready() const { return m_state->ready(); }
+  [[nodiscard]] bool successful() const { return m_state->successful(); }
+
+  explicit MapResult(std::shared_ptr<detail::CollectState<R>> state) : m_state(std::move(state)) {}
+
+ private:
+  std::shared_ptr<detail::CollectState<R>> m_state;
+};
+
+/// The results of imap / imap_unordered: an input range (single pass) and Python's
+/// next(timeout).
+template <class R>
+class IMapIterator {
+ public:
+  /// The next result; nullopt when all were returned (Python: StopIteration). TimeoutError,
+  /// or the failed chunk's exception (iteration may continue after it).
+  std::optional<R> next(std::optional<Timeout> timeout = std::nullopt) { return m_state->next(timeout); }
+
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(detail::StreamState<R>* state) : m_state(state) { advance(); }
+    const R& operator*() const { return *m_current; }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    void operator++(int) { advance(); }
+    bool operator==(std::default_sentinel_t) const { return !m_current.has_value(); }
+
+   private:
+    void advance() { m_current = m_state->next(std::nullopt); }
+    detail::StreamState<R>* m_state = nullptr;
+    std::optional<R> m_current;
+  };
+  iterator begin() { return iterator(m_state.get()); }
+  std::default_sentinel_t end() { return {}; }
+
+  explicit IMapIterator(std::shared_ptr<detail::StreamState<R>> state) : m_state(std::move(state)) {}
+
+ private:
+  std::shared_ptr<detail::StreamState<R>> m_state;
+};
+
+class Pool {
+ public:
+  /// Starts the workers (processes = 0: cpu_count()). ValueError for an unknown start method;
+  /// OSError or ProcessError when a worker cannot be started.
+  explicit Pool(PoolOptions options = {});
+  Pool(Pool&&) noexcept;
+  Pool& operator=(Pool&&) noexcept;
+  /// terminate() + join(): never hangs, leaves no zombie.
+  ~Pool();
+
+  /// fn(args...) in a worker; blocks for the result. Errors as AsyncResult::get.
+  template <class F, class... Args>
+  auto apply(F fn, Args&&... args) {
+    return apply_async(fn, std::forward<Args>(args)...).get();
+  }
+  /// fn(args...) in a worker. ValueError when the pool is not running.
+  template <class F, class... Args>
+  auto apply_async(F fn, Args&&... args) {
+    using ArgTuple = std::tuple<detail::wire_type_t<Args>...>;
+    using R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>;
+    const std::tuple<detail::arg_ref_t<Args>...> refs(args...);
+    const auto* one = &refs;
+    auto state = std::make_shared<detail::CollectState<R>>(1, std::vector<std::size_t>{0});
+    std::vector<detail::PoolTask> tasks;
+    tasks.push_back(detail::make_task<F, ArgTuple>(fn, one, one + 1, 1));
+    tasks.back().sink = state;
+    submit(std::move(tasks), "apply");
+    return AsyncResult<detail::task_result_t<F, ArgTuple>>(std::move(state));
+  }
+
+  /// [fn(x) for x in items], in order; blocks. chunksize 0: Python's default.
+  template <class F, std::ranges::input_range Range>
+  auto map(F fn, Range&& items, std::size_t chunksize = 0) {
+    return map_async(fn, std::forward<Range>(items), chunksize).get();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map_async(F fn, Range&& items, std::size_t chunksize = 0) {
+    using ArgTuple = std::tuple<std::ranges::range_value_t<Range>>;
+    return collect<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, "map");
+  }
+  /// [fn(a, b, ...) for (a, b, ...) in items] — items are tuples or pairs.
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F fn, Range&& items, std::size_t chunksize = 0) {
+    return starmap_async(fn, std::forward<Range>(items), chunksize).get();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(F fn, Range&& items, std::size_t chunksize = 0) {
+    using ArgTuple = tuple_of_t<std::ranges::range_value_t<Range>>;
+    return collect<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, "starmap");
+  }
+  /// fn over items, results in order as they become available (chunksize default 1).
+  template <class F, std::ranges::input_range Range>
+  auto imap(F fn, Range&& items, std::size_t chunksize = 1) {
+    return stream<F>(fn, std::forward<Range>(items), chunksize, true, "imap");
+  }
+  /// fn over items, results in completion order.
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F fn, Range&& items, std::size_t chunksize = 1) {
+    return stream<F>(fn, std::forward<Range>(items), chunksize, false, "imap_unordered");
+  }
+
+  /// No more tasks may be submitted; workers exit once the queued tasks are done.
+  void close();
+  /// Kills the workers now; unfinished tasks fail with ProcessError.
+  void terminate();
+  /// Waits for the workers to exit. ValueError unless close() or terminate() was called.
+  void join();
+  /// Number of worker processes.
+  [[nodiscard]] std::size_t processes() const;
+
+ private:
+  template <class T>
+  struct tuple_of {
+    using type = std::tuple<T>;
+  };
+  template <class... Ts>
+  struct tuple_of<std::tuple<Ts...>> {
+    using type = std::tuple<Ts...>;
+  };
+  template <class A, class B>
+  struct tuple_of<std::pair<A, B>> {
+    using type = std::tuple<A, B>;
+  };
+  template <class T>
+  using tuple_of_t = typename tuple_of<std::remove_cvref_t<T>>::type;
+
+  // Cuts `items` into tasks of `chunksize` items (0: Python's default from the item count).
+  template <class F, class ArgTuple, class Range>
+  std::vector<detail::PoolTask> make_tasks(F fn, Range&& items, std::size_t& chunksize, std::size_t& total) {
+    if constexpr (std::ranges::forward_range<Range>) {
+      total = static_cast<std::size_t>(std::ranges::distance(items));
+      if (chunksize == 0) chunksize = detail::default_chunksize(total, processes());
+      std::vector<detail::PoolTask> tasks;
+      tasks.reserve(total / chunksize + 1);
+      auto it = std::ranges::begin(items);
+      for (std::size_t first = 0; first < total; first += chunksize) {
+        const std::size_t n = std::min(chunksize, total - first);
+        auto last = std::ranges::next(it, static_cast<std::ranges::range_difference_t<Range>>(n));
+        tasks.push_back(detail::make_task<F, ArgTuple>(fn, it, last, n));
+        tasks.back().index = tasks.size() - 1;
+        tasks.back().first_item = first;
+        it = last;
+      }
+      return tasks;
+    } else {
+      std::vector<std::ranges::range_value_t<Range>> copy(std::ranges::begin(items), std::ranges::end(items));
+      return make_tasks<F, ArgTuple>(fn, copy, chunksize, total);
+    }
+  }
+
+  template <class F, class ArgTuple, class Range>
+  auto collect(F fn, Range&& items, std::size_t chunksize, const char* job) {
+    using R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>;
+    std::size_t total = 0;
+    auto tasks = make_tasks<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, total);
+    std::vector<std::size_t> offsets;
+    offsets.reserve(tasks.size());
+    for (const auto& t : tasks) offsets.push_back(t.first_item);
+    auto state = std::make_shared<detail::CollectState<R>>(total, std::move(offsets));
+    for (auto& t : tasks) t.sink = state;
+    submit(std::move(tasks), job);
+    return MapResult<R>(std::move(state));
+  }
+
+  template <class F, class Range>
+  auto stream(F fn, Range&& items, std::size_t chunksize, bool ordered, const char* job) {
+    if (chunksize == 0) throw ValueError("chunksize must be at least 1");
+    using ArgTuple = std::tuple<std::ranges::range_value_t<Range>>;
+    using R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>;
+    std::size_t total = 0;
+    auto tasks = make_tasks<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, total);
+    auto state = std::make_shared<detail::StreamState<R>>(tasks.size(), ordered);
+    for (auto& t : tasks) t.sink = state;
+    submit(std::move(tasks), job);
+    return IMapIterator<R>(std::move(state));
+  }
+
+  void submit(std::vector<detail::PoolTask> tasks, const char* job);
+  // Cancels the queued tasks whose sink agrees (ProcessPoolExecutor::shutdown).
+  void cancel_pending();
+
+  friend class concur::futures::ProcessPoolExecutor;
+
+  std::unique_ptr<detail::PoolCore> m_core;  // null only in a moved-from Pool
+};
+
+}  // namespace concur::multiprocessing

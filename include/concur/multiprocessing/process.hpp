@@ -1,0 +1,191 @@
+// concur/multiprocessing/process.hpp — Process, current_process, parent_process,
+// active_children, cpu_count: multiprocessing.Process and friends.
+//
+//     void worker(std::string name, int n) { ... }           // runs in the child
+//     mp::Process p(worker, std::string("Process-1"), 5);
+//     p.start();
+//     p.join();
+//     assert(p.exitcode() == 0);
+//
+// What runs in the child. The target is a plain function or a capture-less lambda, and its
+// arguments are values that serialize.hpp can encode (a Connection from Pipe() too): they are
+// encoded in the parent at start() and decoded in the child, whatever the start method, so a
+// program behaves the same under "fork" and "forkserver". A stateful callable (a lambda with
+// captures, a std::function, a functor with data) is refused at compile time: what it refers
+// to lives in the parent's memory, which the child does not share. The child runs the target
+// and then ends with _exit: no static destructors and no atexit handlers of the parent run in
+// it (as Python's os._exit after a forked target). An exception escaping the target is
+// printed to stderr ("Process NAME: TYPE: MESSAGE") and the exit code is 1; a target that
+// calls std::exit(n) or _exit(n) ends with n; a signal ends it with exitcode -signum.
+//
+// Start methods (context.hpp): "fork" (the default, as on Linux before Python 3.14) forks the
+// calling process; "forkserver" asks the fork server — a single-threaded fork of this
+// program, started once — to fork the child. See context.hpp and docs/multiprocessing.md.
+//
+// Lifetime: Process is a copyable handle to one child (copies refer to the same process, as
+// Python references do). A started child that is never joined is reaped by active_children()
+// and at exit; at exit, as in Python, daemonic children still running are terminated and
+// non-daemonic ones are joined.
+//
+// Thread safety: every member may be called from any thread; join() from several threads at
+// once is allowed. start() itself is a fork: with "fork", a parent that runs other threads
+// gets a child in which only the calling thread exists (use "forkserver" there).
+#pragma once
+
+#include <concur/multiprocessing/serialize.hpp>
+#include <concur/timeout.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace concur::multiprocessing {
+
+namespace detail {
+
+/// A function that can cross a process boundary: a plain function (pointer) or a capture-less
+/// lambda / empty functor that the child can default-construct.
+template <class F>
+concept PlainCallable = (std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>) ||
+                        (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F> &&
+                         std::is_trivially_copyable_v<F>);
+
+/// The type an argument crosses as: string literals and char pointers become std::string.
+template <class T>
+using wire_type_t = std::conditional_t<std::is_same_v<std::decay_t<T>, const char*> || std::is_same_v<std::decay_t<T>, char*>,
+                                       std::string, std::decay_t<T>>;
+
+/// How make_target holds an argument while encoding it: by const reference, except char
+/// pointers, which become std::string.
+template <class T>
+using arg_ref_t = std::conditional_t<std::is_same_v<wire_type_t<T>, std::decay_t<T>>, const std::decay_t<T>&, std::string>;
+
+template <class F>
+std::uintptr_t function_word(F fn) noexcept {
+  if constexpr (std::is_pointer_v<F>) {
+    return reinterpret_cast<std::uintptr_t>(fn);
+  } else {
+    return 0;
+  }
+}
+template <class F>
+F callable_from_word(std::uintptr_t word) noexcept {
+  if constexpr (std::is_pointer_v<F>) {
+    return reinterpret_cast<F>(word);
+  } else {
+    return F{};
+  }
+}
+
+/// What a child runs: decodes the arguments from `args` and calls the target.
+using ProcessEntry = void (*)(std::uintptr_t fn, Payload& args);
+
+template <class F, class Tuple>
+void process_entry(std::uintptr_t fn, Payload& args) {
+  Tuple values = deserialize<Tuple>(args);
+  std::apply(callable_from_word<F>(fn), std::move(values));
+}
+
+/// The target of a Process, ready to cross the boundary.
+struct ProcessTarget {
+  ProcessEntry entry = nullptr;
+  std::uintptr_t fn = 0;
+  Payload args;
+};
+
+template <class F, class... Args>
+ProcessTarget make_target(F fn, Args&&... args) {
+  static_assert(PlainCallable<F>,
+                "concur::multiprocessing: the target must be a plain function or a capture-less lambda. "
+                "A lambda with captures, a std::function or a functor with data refers to the parent's "
+                "memory, which a child process does not share: pass what it needs as arguments instead.");
+  using Tuple = std::tuple<wire_type_t<Args>...>;
+  static_assert(std::is_invocable_v<F, wire_type_t<Args>...>,
+                "concur::multiprocessing: the target cannot be called with these arguments.");
+  // Encoded from references (a Connection argument stays the caller's), decoded as Tuple.
+  const std::tuple<arg_ref_t<Args>...> refs(args...);
+  return ProcessTarget{&process_entry<F, Tuple>, function_word(fn), serialize_as<Tuple>(refs)};
+}
+
+struct ProcessData;
+
+}  // namespace detail
+
+/// Keyword arguments of Process (Python: name=, daemon=) plus the start method.
+struct ProcessOptions {
+  std::string name = {};                ///< default "Process-N"
+  std::optional<bool> daemon = std::nullopt;  ///< default: inherited from the creating process
+  std::string start_method = {};        ///< "fork", "forkserver"; empty: get_start_method()
+};
+
+class Process {
+ public:
+  /// A process that will run fn(args...) once started. See the header comment for what fn
+  /// and args may be (checked at compile time).
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::decay_t<F>, ProcessOptions>)
+  explicit Process(F fn, Args&&... args) : Process(ProcessOptions{}, fn, std::forward<Args>(args)...) {}
+  template <class F, class... Args>
+  Process(ProcessOptions options, F fn, Args&&... args)
+      : Process(std::move(options), detail::make_target(fn, std::forward<Args>(args)...)) {}
+
+  /// Starts the child. Throws RuntimeError when started twice, OSError when fork fails,
+  /// ValueError for an unknown start method.
+  void start();
+  /// Waits until the child ends, or `timeout` elapsed (then check is_alive()). Throws
+  /// RuntimeError when not started or when a process joins itself.
+  void join(std::optional<Timeout> timeout = std::nullopt);
+  /// Whether the child has started and not yet ended.
+  [[nodiscard]] bool is_alive() const;
+  /// The exit code: nullopt while running or before start; -N when ended by signal N.
+  [[nodiscard]] std::optional<int> exitcode() const;
+  /// The child's pid; nullopt before start.
+  [[nodiscard]] std::optional<int> pid() const;
+  [[nodiscard]] std::optional<int> ident() const { return pid(); }
+  /// Sends SIGTERM (no effect once it ended).
+  void terminate();
+  /// Sends SIGKILL (no effect once it ended).
+  void kill();
+  /// A descriptor that becomes readable when the child ends (for poll/select on several).
+  /// Throws ValueError before start.
+  [[nodiscard]] int sentinel() const;
+  /// Releases the resources of an ended process. ValueError while it runs.
+  void close();
+
+  [[nodiscard]] std::string name() const;
+  void set_name(std::string name);
+  [[nodiscard]] bool daemon() const;
+  /// RuntimeError after start.
+  void set_daemon(bool daemon);
+
+  /// Handles compare equal when they refer to the same process.
+  bool operator==(const Process& other) const noexcept { return m_data == other.m_data; }
+
+  /// Internal: a handle over existing data (current_process, active_children).
+  explicit Process(std::shared_ptr<detail::ProcessData> data) noexcept : m_data(std::move(data)) {}
+  /// Internal: the shared state.
+  [[nodiscard]] const std::shared_ptr<detail::ProcessData>& data() const noexcept { return m_data; }
+
+ private:
+  Process(ProcessOptions options, detail::ProcessTarget target);
+
+  std::shared_ptr<detail::ProcessData> m_data;  // never null
+};
+
+/// The Process object of the calling process ("MainProcess" in the parent).
+Process current_process();
+/// The process that started this one; nullopt in the main process.
+std::optional<Process> parent_process();
+/// The children of this process that are still alive (reaps those that ended, as Python).
+std::vector<Process> active_children();
+/// Number of CPUs in the system (std::thread::hardware_concurrency, at least 1).
+std::size_t cpu_count();
+
+}  // namespace concur::multiprocessing

@@ -1,0 +1,318 @@
+// concur/multiprocessing/serialize.hpp — how values cross a process boundary.
+//
+// Python pickles whatever crosses a Pipe, a Queue or a Pool. concur encodes values with cereal
+// (a maintained, header-only C++ serialization library, Debian libcereal-dev) through a binary
+// archive of its own, `detail::OutputArchive`/`detail::InputArchive`, which differ from
+// cereal's BinaryArchive in three ways that matter across processes:
+//
+//   * decoding is checked: a truncated or corrupt message throws SerializationError — never
+//     undefined behaviour, never a gigantic allocation (every length is checked against the
+//     bytes that are really left, a bool must be 0 or 1, a variant index must exist, trailing
+//     bytes are an error) — and a message decoded as another type than it was encoded from is
+//     refused (each Payload carries a fingerprint of its type);
+//   * large contiguous blocks (a std::string, or a vector/array of arithmetic values, of at
+//     least `shared_memory_threshold` bytes) are not copied into the message: they go into one
+//     anonymous shared-memory file (memfd) per message, whose descriptor travels beside the
+//     bytes (SCM_RIGHTS over the Unix socket of a Connection, a Queue or a Pool). The receiver
+//     reads them straight into the destination container; nothing large goes through the
+//     socket buffer byte by byte;
+//   * the encoded form is a Payload (bytes + optional blob descriptor), not a stream.
+//
+// What is serializable out of the box: arithmetic types, enums, std::string, std::vector,
+// std::array, std::deque, std::list, std::map, std::unordered_map, std::set,
+// std::unordered_set, std::pair, std::tuple, std::optional, std::variant, std::complex,
+// std::chrono::duration/time_point, std::bitset, and any nesting of them. A user type opts in
+// with one member function (cereal's own convention):
+//
+//     struct Point {
+//       double x, y;
+//       template <class Archive> void serialize(Archive& ar) { ar(x, y); }
+//     };
+//
+// Differences from pickle, and why: no object identity or cycles (values, not graphs: a value
+// that crosses a process boundary is copied anyway); no arbitrary callables (functions cross
+// as plain function pointers, see process.hpp); the format is for processes of the same
+// binary on the same machine, not for storage or for other programs.
+//
+// Thread safety: serialize/deserialize are pure functions of their arguments; a Payload is a
+// value (move-only because it owns a descriptor).
+#pragma once
+
+#include <cereal/cereal.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/bitset.hpp>
+#include <cereal/types/chrono.hpp>
+#include <cereal/types/complex.hpp>
+#include <cereal/types/deque.hpp>
+#include <cereal/types/list.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/set.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/unordered_map.hpp>
+#include <cereal/types/unordered_set.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/variant.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <concur/errors.hpp>
+#include <concur/multiprocessing/detail/unique_fd.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+namespace concur::multiprocessing {
+
+/// Contiguous blocks at least this large travel through shared memory instead of the message.
+inline constexpr std::size_t shared_memory_threshold = 64 * 1024;
+
+/// A value encoded for another process: the message bytes and, when the value held large
+/// contiguous blocks, the shared-memory file that carries them.
+struct Payload {
+  std::string bytes;         ///< header (type fingerprint, blob size) + the cereal encoding
+  detail::UniqueFd blob;     ///< memfd holding the large blocks, in order; empty when none
+  std::uint64_t blob_size = 0;  ///< bytes in `blob`
+  /// Descriptors the value carries (a Connection passed to a Process): referenced by index
+  /// from the bytes, handed to the child along with them.
+  std::vector<detail::UniqueFd> fds;
+};
+
+namespace detail {
+
+/// Appends blocks to a lazily created memfd (defined in src/multiprocessing/serialize.cpp).
+class BlobWriter {
+ public:
+  /// Appends `size` bytes; throws OSError when the memfd cannot be created or written.
+  void append(const void* data, std::size_t size);
+  [[nodiscard]] std::uint64_t size() const noexcept { return m_size; }
+  /// The memfd (empty if nothing was appended); the writer is empty afterwards.
+  UniqueFd take() noexcept { return std::move(m_fd); }
+
+ private:
+  UniqueFd m_fd;
+  std::uint64_t m_size = 0;
+};
+
+/// Reads exactly `size` bytes at `offset` of `fd` into `out`; SerializationError when short.
+void blob_read(int fd, std::uint64_t offset, void* out, std::size_t size);
+
+/// FNV-1a of the type's mangled name: the same in every process of one binary.
+template <class T>
+std::uint64_t type_fingerprint() noexcept {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const char* p = typeid(T).name(); *p != '\0'; ++p) {
+    h ^= static_cast<unsigned char>(*p);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+inline constexpr std::size_t payload_header_size = 16;  // fingerprint u64 + blob size u64
+
+class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit OutputArchive(Payload& out) : cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision>(this), m_out(out) {}
+  /// Raw bytes into the message.
+  void save_inline(const void* data, std::size_t size) {
+    m_out.bytes.append(static_cast<const char*>(data), size);
+  }
+  /// A contiguous block: into shared memory when large, inline otherwise.
+  void save_block(const void* data, std::size_t size) {
+    if (size >= shared_memory_threshold) {
+      m_blob.append(data, size);
+    } else {
+      save_inline(data, size);
+    }
+  }
+  BlobWriter& blob() noexcept { return m_blob; }
+  /// Attaches a duplicate of `fd` to the payload; returns its index (OSError on failure).
+  std::uint64_t attach_fd(int fd);
+
+ private:
+  Payload& m_out;
+  BlobWriter m_blob;
+};
+
+class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision> {
+ public:
+  InputArchive(std::string_view bytes, int blob_fd, std::uint64_t blob_size, std::span<UniqueFd> fds = {})
+      : cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>(this),
+        m_bytes(bytes), m_blob_fd(blob_fd), m_blob_size(blob_size), m_fds(fds) {}
+
+  /// Takes the descriptor attached at `index`; SerializationError when there is none.
+  UniqueFd take_fd(std::uint64_t index) {
+    if (index >= m_fds.size() || !m_fds[index]) fail("a descriptor the message refers to is missing");
+    return std::move(m_fds[index]);
+  }
+
+  void load_inline(void* data, std::size_t size) {
+    if (size > m_bytes.size() - m_pos) fail("truncated message");
+    if (size != 0) std::memcpy(data, m_bytes.data() + m_pos, size);
+    m_pos += size;
+  }
+  void load_block(void* data, std::size_t size) {
+    if (size < shared_memory_threshold) return load_inline(data, size);
+    if (m_blob_fd < 0 || size > m_blob_size - m_blob_pos) fail("shared-memory block missing or truncated");
+    blob_read(m_blob_fd, m_blob_pos, data, size);
+    m_blob_pos += size;
+  }
+  /// A container length: it cannot exceed the bytes that are left (each element takes at
+  /// least one byte, except empty classes, for which a generous fixed bound applies).
+  void check_length(std::uint64_t n) const {
+    constexpr std::uint64_t empty_element_allowance = 1U << 16;
+    const std::uint64_t left = (m_bytes.size() - m_pos) + (m_blob_size - m_blob_pos);
+    if (n > left && n > empty_element_allowance) fail("corrupt length " + std::to_string(n));
+  }
+  [[nodiscard]] bool exhausted() const noexcept { return m_pos == m_bytes.size() && m_blob_pos == m_blob_size; }
+  [[noreturn]] static void fail(const std::string& what) { throw SerializationError("cannot decode message: " + what); }
+
+ private:
+  std::string_view m_bytes;
+  std::size_t m_pos = 0;
+  int m_blob_fd;
+  std::uint64_t m_blob_size;
+  std::uint64_t m_blob_pos = 0;
+  std::span<UniqueFd> m_fds;
+};
+
+// ---- how the archives encode cereal's primitives (save/load found by ADL on the archive
+// type; the two `serialize` overloads for NameValuePair live in namespace cereal, found by ADL
+// on cereal's type, because a function named `serialize` here would hide
+// concur::multiprocessing::serialize from all code in detail) ----
+
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const T& t) {
+  ar.save_inline(std::addressof(t), sizeof(t));
+}
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, T& t) {
+  if constexpr (std::is_same_v<T, bool>) {
+    unsigned char b = 0;
+    ar.load_inline(&b, 1);
+    if (b > 1) InputArchive::fail("corrupt bool");
+    t = b == 1;
+  } else {
+    ar.load_inline(std::addressof(t), sizeof(t));
+  }
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::SizeTag<T>& t) {
+  const auto n = static_cast<std::uint64_t>(t.size);
+  ar.save_inline(&n, sizeof n);
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::SizeTag<T>& t) {
+  std::uint64_t n = 0;
+  ar.load_inline(&n, sizeof n);
+  ar.check_length(n);
+  t.size = static_cast<std::remove_reference_t<T>>(n);
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::BinaryData<T>& bd) {
+  ar.save_block(bd.data, static_cast<std::size_t>(bd.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::BinaryData<T>& bd) {
+  ar.load_block(bd.data, static_cast<std::size_t>(bd.size));
+}
+
+}  // namespace detail
+
+/// True when T can be sent to another process (out of the box or through a serialize member).
+template <class T>
+concept Serializable = std::is_same_v<T, std::remove_cvref_t<T>> && !std::is_pointer_v<T> &&
+                       cereal::traits::is_output_serializable<T, detail::OutputArchive>::value &&
+                       cereal::traits::is_input_serializable<T, detail::InputArchive>::value &&
+                       std::is_default_constructible_v<T>;
+
+/// Encodes `value` so that it decodes as a `Declared` (U must encode exactly as Declared does:
+/// a tuple of references to the elements of a Declared tuple, for instance).
+template <class Declared, class U>
+Payload serialize_as(const U& value) {
+  static_assert(Serializable<Declared>,
+                "concur::multiprocessing: this type cannot cross a process boundary. Standard value "
+                "types work out of the box; give your own type a member "
+                "`template <class Archive> void serialize(Archive& ar) { ar(field1, field2); }` "
+                "and a default constructor.");
+  Payload out;
+  out.bytes.resize(detail::payload_header_size);
+  {
+    detail::OutputArchive ar(out);
+    ar(value);
+    out.blob_size = ar.blob().size();
+    out.blob = ar.blob().take();
+  }
+  const std::uint64_t header[2] = {detail::type_fingerprint<Declared>(), out.blob_size};
+  std::memcpy(out.bytes.data(), header, sizeof header);
+  return out;
+}
+
+/// Encodes `value`. Throws OSError if the shared-memory block cannot be created.
+template <class T>
+Payload serialize(const T& value) {
+  return serialize_as<T>(value);
+}
+
+/// Decodes a T from `bytes` (+ the blob descriptor and size that came with them).
+/// Throws SerializationError when the bytes are truncated, corrupt, hold another type, or do
+/// not match the blob; never reads out of bounds.
+template <class T>
+T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size = 0, std::span<detail::UniqueFd> fds = {}) {
+  static_assert(Serializable<T>,
+                "concur::multiprocessing: this type cannot cross a process boundary (see serialize()).");
+  if (bytes.size() < detail::payload_header_size) detail::InputArchive::fail("truncated header");
+  std::uint64_t header[2];
+  std::memcpy(header, bytes.data(), sizeof header);
+  if (header[0] != detail::type_fingerprint<T>())
+    detail::InputArchive::fail(std::string("the message does not hold a ") + typeid(T).name());
+  if (header[1] != blob_size || (blob_size != 0 && blob_fd < 0))
+    detail::InputArchive::fail("shared-memory block size mismatch");
+  T value{};
+  detail::InputArchive ar(bytes.substr(detail::payload_header_size), blob_fd, blob_size, fds);
+  try {
+    ar(value);
+  } catch (const cereal::Exception& e) {
+    detail::InputArchive::fail(e.what());
+  } catch (const std::length_error& e) {
+    detail::InputArchive::fail(e.what());
+  }
+  if (!ar.exhausted()) detail::InputArchive::fail("trailing bytes");
+  return value;
+}
+
+/// Decodes a Payload produced by serialize<T>. Descriptors it carries are moved out of it.
+template <class T>
+T deserialize(Payload& payload) {
+  return deserialize<T>(payload.bytes, payload.blob.get(), payload.blob_size, payload.fds);
+}
+/// Decodes a Payload that carries no descriptors.
+template <class T>
+T deserialize(const Payload& payload) {
+  return deserialize<T>(payload.bytes, payload.blob.get(), payload.blob_size);
+}
+
+}  // namespace concur::multiprocessing
+
+namespace cereal {
+template <class T>
+void CEREAL_SERIALIZE_FUNCTION_NAME(concur::multiprocessing::detail::OutputArchive& ar, NameValuePair<T>& t) {
+  ar(t.value);
+}
+template <class T>
+void CEREAL_SERIALIZE_FUNCTION_NAME(concur::multiprocessing::detail::InputArchive& ar, NameValuePair<T>& t) {
+  ar(t.value);
+}
+}  // namespace cereal
+
+CEREAL_REGISTER_ARCHIVE(concur::multiprocessing::detail::OutputArchive)
+CEREAL_REGISTER_ARCHIVE(concur::multiprocessing::detail::InputArchive)
+CEREAL_SETUP_ARCHIVE_TRAITS(concur::multiprocessing::detail::InputArchive, concur::multiprocessing::detail::OutputArchive)
