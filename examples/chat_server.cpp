@@ -1,0 +1,152 @@
+// examples/chat_server.cpp — the seed's chat application: every line a client sends is
+// broadcast to every other client, prefixed with the sender's name. Works with `nc`:
+//
+//   chat_server [--host 127.0.0.1] [--port 8889]     then, in two terminals: nc 127.0.0.1 8889
+//   chat_server --smoke                              three clients chat, then it stops
+//
+// The first line a client sends is its name. Each client is one task; the room is a plain
+// std::map on the loop's thread (no lock: one loop, one thread). A slow client cannot make the
+// server buffer without bound: a write to it is dropped while more than 1 MiB waits for it
+// (drain() would let one slow reader stall the sender's task instead).
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "concur/asyncio.hpp"
+#include "concur/asyncio/signals.hpp"
+#include "concur/asyncio/streams.hpp"
+
+namespace asyncio = concur::asyncio;
+using asyncio::StreamReader;
+using asyncio::StreamWriter;
+using asyncio::Task;
+
+namespace {
+
+class ChatRoom {
+ public:
+  Task<void> handle(StreamReader reader, StreamWriter writer) {
+    writer.write("Welcome! Your name?\n");
+    std::string name = co_await reader.readline();
+    while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+    if (name.empty()) co_return;
+    const int id = ++m_next_id;
+    m_members.emplace(id, Member{name, writer});
+    broadcast(id, fmt::format("* {} joined ({} here)\n", name, m_members.size()));
+    try {
+      for (;;) {
+        std::string line = co_await reader.readline();
+        if (line.empty()) break;
+        if (line.back() != '\n') line += '\n';
+        broadcast(id, fmt::format("{}: {}", name, line));
+      }
+    } catch (const concur::ConnectionError&) {
+      // the client vanished
+    } catch (const concur::asyncio::LimitOverrunError&) {
+      writer.write("line too long, bye\n");
+    }
+    m_members.erase(id);
+    broadcast(id, fmt::format("* {} left\n", name));
+    writer.close();
+  }
+
+  void close_all() {
+    for (auto& [id, m] : m_members) m.writer.close();
+  }
+
+ private:
+  struct Member {
+    std::string name;
+    StreamWriter writer;
+  };
+  void broadcast(int from, const std::string& text) {
+    for (auto& [id, m] : m_members) {
+      if (id == from || m.writer.is_closing()) continue;
+      if (m.writer.get_write_buffer_size() > (1 << 20)) continue;  // a stalled reader misses lines
+      m.writer.write(text);
+    }
+  }
+  std::map<int, Member> m_members;
+  int m_next_id = 0;
+};
+
+Task<int> serve(std::string host, std::uint16_t port) {
+  asyncio::EventLoop& loop = asyncio::get_running_loop();
+  ChatRoom room;
+  asyncio::Server server = co_await asyncio::start_server(
+      [&room](StreamReader r, StreamWriter w) { return room.handle(std::move(r), std::move(w)); }, host, port);
+  fmt::print("Chat on {} (try: nc {} {})\n", server.sockets().front().to_string(), host, server.port());
+  std::fflush(stdout);
+  asyncio::add_signal_handler(loop, SIGINT, [&] { server.close(); });
+  co_await server.serve_forever();
+  asyncio::remove_signal_handler(loop, SIGINT);
+  room.close_all();
+  co_await server.wait_closed();
+  co_return 0;
+}
+
+Task<int> smoke() {
+  ChatRoom room;
+  asyncio::Server server = co_await asyncio::start_server(
+      [&room](StreamReader r, StreamWriter w) { return room.handle(std::move(r), std::move(w)); }, "127.0.0.1", 0);
+  const std::uint16_t port = server.port();
+  auto join = [port](std::string name) -> Task<std::pair<StreamReader, StreamWriter>> {
+    auto conn = co_await asyncio::open_connection("127.0.0.1", port);
+    co_await conn.first.readline();  // "Welcome! Your name?"
+    conn.second.write(name + "\n");
+    co_return conn;
+  };
+  auto [ra, wa] = co_await join("alice");
+  auto [rb, wb] = co_await join("bob");
+  const std::string joined = co_await ra.readline();  // alice hears bob join
+  auto [rc, wc] = co_await join("carol");
+  co_await ra.readline();  // carol joined
+  co_await rb.readline();
+  wa.write("hello everyone\n");
+  const std::string at_bob = co_await rb.readline();
+  const std::string at_carol = co_await rc.readline();
+  wc.write("hi alice\n");
+  const std::string at_alice = co_await ra.readline();
+  co_await rb.readline();
+  fmt::print("alice heard: {}bob heard: {}carol heard: {}alice heard: {}", joined, at_bob, at_carol, at_alice);
+  const bool ok = joined == "* bob joined (2 here)\n" && at_bob == "alice: hello everyone\n" &&
+                  at_carol == "alice: hello everyone\n" && at_alice == "carol: hi alice\n";
+  wb.close();
+  const std::string left = co_await ra.readline();
+  fmt::print("alice heard: {}", left);
+  wa.close();
+  wc.close();
+  server.close();
+  co_await server.wait_closed();
+  fmt::print("{}\n", ok && left == "* bob left\n" ? "smoke test passed" : "smoke test FAILED");
+  co_return ok && left == "* bob left\n" ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8889;
+  bool smoke_test = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--smoke") smoke_test = true;
+    else if (arg == "--host" && i + 1 < argc) host = argv[++i];
+    else if (arg == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
+    else {
+      fmt::print(stderr, "usage: chat_server [--host H] [--port P] [--smoke]\n");
+      return 2;
+    }
+  }
+  try {
+    return smoke_test ? asyncio::run(smoke()) : asyncio::run(serve(host, port));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "chat_server: {}\n", e.what());
+    return 1;
+  }
+}

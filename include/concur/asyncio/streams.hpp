@@ -1,0 +1,290 @@
+// concur/asyncio/streams.hpp — TCP and Unix-domain streams: open_connection, start_server,
+// StreamReader, StreamWriter, Server (Python's asyncio.streams).
+//
+//   asyncio::Task<void> handle(asyncio::StreamReader reader, asyncio::StreamWriter writer) {
+//     std::string line = co_await reader.readline();
+//     writer.write(line);
+//     co_await writer.drain();
+//   }
+//   asyncio::Server server = co_await asyncio::start_server(handle, "127.0.0.1", 8888);
+//   co_await server.serve_forever();
+//
+//   auto [reader, writer] = co_await asyncio::open_connection("localhost", 8888);
+//
+// Semantics are Python's 3.13:
+//  * open_connection resolves the host through the loop (getaddrinfo on libuv's thread pool),
+//    tries each address in turn (IPv4 and IPv6) and raises the last error if none connects.
+//    start_server binds every address the host resolves to ("" = every interface, IPv4 and
+//    IPv6); port 0 picks a free port (Server::port()). Sockets get TCP_NODELAY, as in Python.
+//  * Each connection runs `client_connected(reader, writer)` as its own task. An exception
+//    escaping it is reported to the loop's exception handler ("Task exception was never
+//    retrieved", with the exception) and closes that connection; the server keeps serving.
+//    When the handler returns and its reader and writer are gone, the connection is closed
+//    (queued data is sent first; Python closes it when the StreamWriter is collected).
+//  * StreamReader buffers at most about 2 × limit bytes before it stops reading the socket (the
+//    peer is then slowed down by TCP); readline()/readuntil() raise LimitOverrunError when no
+//    separator is found within `limit` bytes, and leave the data in the buffer.
+//  * StreamWriter::write() never blocks and never fails: it sends what the socket takes and
+//    queues the rest; drain() waits while more than the high-water mark (64 KiB) is queued,
+//    until it falls to the low-water mark (16 KiB). A writer that always awaits drain() holds
+//    at most high-water + one write of memory, whatever the reader's speed.
+//  * Errors: std::system_error subclasses named as Python's (ConnectionResetError,
+//    ConnectionRefusedError, BrokenPipeError, ...) carrying the errno; IncompleteReadError and
+//    LimitOverrunError from concur/errors.hpp.
+//
+// Several cores: an event loop runs on one thread. To serve one port from N cores, run N loops
+// (N threads, or N processes), each calling start_server(..., {.reuse_port = true}) on the same
+// host and port: every loop gets its own listening socket (SO_REUSEPORT) and the kernel spreads
+// new connections among them. examples/http_server.cpp --workers N does exactly this.
+//
+// Beyond Python (for protocol parsers that want no copy): StreamReader::buffered() shows the
+// bytes received so far, consume(n) drops n of them, and `co_await reader.wait_for_data()` waits
+// for more (Python has the same as private _buffer and _wait_for_data()).
+//
+// Thread safety: none. Readers, writers and servers belong to the loop's thread.
+// Lifetime: StreamReader, StreamWriter and Server are handles (copies share the connection or
+// the server). A connection closes when close() is called or its last handle goes away (queued
+// data is still sent); a server stops listening when close() is called or its last handle goes
+// away. They must not outlive their loop: close them (asyncio::run cancels and awaits every
+// task, whose frames hold them, before it closes the loop).
+// Differences from Python: no SSL; sockets are not exposed (get_extra_info gives addresses,
+// Server::sockets() the bound addresses); reuse_address is always on (libuv sets SO_REUSEADDR).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "concur/asyncio/task.hpp"
+#include "concur/asyncio/transports.hpp"
+#include "concur/errors.hpp"
+
+namespace concur::asyncio {
+
+class StreamReader;
+class StreamWriter;
+class Server;
+
+/// The default buffer limit of StreamReader (Python's _DEFAULT_LIMIT, 64 KiB).
+inline constexpr std::size_t default_stream_limit = 64 * 1024;
+
+namespace detail {
+
+class StreamTransport;  // the libuv stream of a connection (src/asyncio/stream_transport.hpp)
+class ServerState;      // the listening handles and client list of a Server
+
+/// What a stream awaiter waits for.
+enum class StreamOp : std::uint8_t { data, drain, closed };
+/// True if `op` can complete without waiting.
+bool stream_ready(StreamTransport& t, StreamOp op) noexcept;
+/// Registers `w` to be fired when `op` can complete. RuntimeError if another task already
+/// waits for data on this stream.
+void stream_register(StreamTransport& t, StreamOp op, IoWait& w);
+/// After the wait: throws the stream's error where `op` must report it.
+void stream_result(StreamTransport& t, StreamOp op);
+
+/// co_await reader.wait_for_data() / writer.drain() / writer.wait_closed().
+template <StreamOp Op>
+class [[nodiscard]] StreamAwaiter {
+ public:
+  explicit StreamAwaiter(std::shared_ptr<StreamTransport> t) noexcept : m_transport(std::move(t)) {}
+  bool await_ready() const noexcept { return stream_ready(*m_transport, Op); }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    stream_register(*m_transport, Op, m_wait);
+    m_wait.suspend(h);
+  }
+  void await_resume() {
+    m_wait.resume();
+    stream_result(*m_transport, Op);
+  }
+
+ private:
+  std::shared_ptr<StreamTransport> m_transport;  // kept alive while awaited
+  IoWait m_wait;
+};
+
+/// co_await server.wait_closed() / the wait of serve_forever().
+class [[nodiscard]] ServerAwaiter {
+ public:
+  ServerAwaiter(std::shared_ptr<ServerState> s, bool until_clients_gone) noexcept
+      : m_server(std::move(s)), m_until_clients_gone(until_clients_gone) {}
+  bool await_ready() const noexcept;
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    register_wait();
+    m_wait.suspend(h);
+  }
+  void await_resume() { m_wait.resume(); }
+
+ private:
+  void register_wait();
+  std::shared_ptr<ServerState> m_server;
+  bool m_until_clients_gone;
+  IoWait m_wait;
+};
+
+}  // namespace detail
+
+/// Keyword arguments of open_connection() / open_unix_connection().
+struct StreamOptions {
+  /// StreamReader's limit: the longest line readline() returns, and half the buffer size at
+  /// which reading pauses. ValueError if 0.
+  std::size_t limit = default_stream_limit;
+};
+
+/// Keyword arguments of start_server() / start_unix_server().
+struct ServerOptions {
+  std::size_t limit = default_stream_limit;  ///< each connection's StreamReader limit
+  int backlog = 100;                         ///< listen() backlog
+  /// SO_REUSEPORT: several servers (one loop per core, each in its own thread or process) may
+  /// bind the same port; the kernel spreads the connections among them.
+  bool reuse_port = false;
+  bool start_serving = true;                 ///< accept connections at once (else: start_serving())
+};
+
+/// The reading half of a connection (Python's asyncio.StreamReader). See the file comment.
+class StreamReader {
+ public:
+  /// An empty reader (every method but the constructor and assignment needs a connection).
+  StreamReader() = default;
+  explicit StreamReader(std::shared_ptr<detail::StreamTransport> t) noexcept : m_transport(std::move(t)) {}
+
+  /// Up to `n` bytes: what is buffered, or the next data to arrive; "" at EOF. n < 0 reads
+  /// until EOF; n == 0 returns "". Throws the connection's error (ConnectionResetError, ...).
+  Task<std::string> read(std::ptrdiff_t n = -1);
+  /// A line, with its "\n"; at EOF the partial last line, then "". LimitOverrunError if no
+  /// "\n" within limit() (the data stays in the buffer: an over-long line is never lost).
+  Task<std::string> readline();
+  /// Exactly `n` bytes. IncompleteReadError (with the bytes read) if EOF comes first.
+  Task<std::string> readexactly(std::size_t n);
+  /// Data up to and including `separator`. IncompleteReadError at EOF (partial = everything,
+  /// consumed), LimitOverrunError if not found within limit() (nothing consumed). ValueError
+  /// if `separator` is empty.
+  Task<std::string> readuntil(std::string separator = "\n");
+  /// True when the peer closed and the buffer is empty.
+  [[nodiscard]] bool at_eof() const noexcept;
+  /// The connection's error (ConnectionResetError, ...), or null.
+  [[nodiscard]] std::exception_ptr exception() const noexcept;
+  /// The buffer limit (see StreamOptions::limit).
+  [[nodiscard]] std::size_t limit() const noexcept;
+
+  // ---- zero-copy access (beyond Python; see the file comment) -----------------------------
+  /// The bytes buffered now; valid until the next suspension or consume().
+  [[nodiscard]] std::string_view buffered() const noexcept;
+  /// Drops the first `n` buffered bytes (n ≤ buffered().size(), else ValueError).
+  void consume(std::size_t n);
+  /// Waits until more data arrives than is buffered now, or EOF; returns at once at EOF.
+  /// Throws the connection's error; RuntimeError if another task is already waiting to read.
+  detail::StreamAwaiter<detail::StreamOp::data> wait_for_data() const { return detail::StreamAwaiter<detail::StreamOp::data>(transport()); }
+
+  /// The connection (internal).
+  [[nodiscard]] const std::shared_ptr<detail::StreamTransport>& transport() const;
+
+ private:
+  std::shared_ptr<detail::StreamTransport> m_transport;
+};
+
+/// The writing half of a connection (Python's asyncio.StreamWriter). See the file comment.
+class StreamWriter {
+ public:
+  StreamWriter() = default;
+  explicit StreamWriter(std::shared_ptr<detail::StreamTransport> t) noexcept : m_transport(std::move(t)) {}
+
+  /// Sends `data` (or queues what the socket does not take now). Never blocks. Data written
+  /// after close() or after the connection was lost is dropped (drain() reports the loss).
+  void write(std::string_view data);
+  /// Writes every piece, in one system call when the socket takes them all.
+  void writelines(std::initializer_list<std::string_view> pieces);
+  void writelines(const std::vector<std::string_view>& pieces);
+  /// Waits while more than the high-water mark is queued. ConnectionResetError("Connection
+  /// lost") or the write error if the connection was lost.
+  detail::StreamAwaiter<detail::StreamOp::drain> drain() const { return detail::StreamAwaiter<detail::StreamOp::drain>(transport()); }
+  /// True: TCP and Unix-domain streams can half-close.
+  [[nodiscard]] bool can_write_eof() const noexcept { return true; }
+  /// Shuts down the sending side once the queued data is sent (the peer reads EOF).
+  void write_eof();
+  /// Closes the connection once the queued data is sent; the reader sees EOF. Idempotent.
+  void close();
+  /// Closes at once, dropping queued data (Python's transport.abort()).
+  void abort();
+  /// True once close() or abort() was called or the connection was lost.
+  [[nodiscard]] bool is_closing() const noexcept;
+  /// Waits until the connection is closed. Returns normally even if it was lost.
+  detail::StreamAwaiter<detail::StreamOp::closed> wait_closed() const { return detail::StreamAwaiter<detail::StreamOp::closed>(transport()); }
+  /// "peername" or "sockname" (an Address); nullopt for any other name or if unavailable.
+  [[nodiscard]] std::optional<Address> get_extra_info(std::string_view name) const;
+  /// Bytes queued and not yet taken by the socket.
+  [[nodiscard]] std::size_t get_write_buffer_size() const noexcept;
+  /// drain()'s marks; `low` defaults to high / 4 (Python's rule). ValueError if low > high.
+  void set_write_buffer_limits(std::size_t high, std::optional<std::size_t> low = std::nullopt);
+  /// The connection (internal).
+  [[nodiscard]] const std::shared_ptr<detail::StreamTransport>& transport() const;
+
+ private:
+  std::shared_ptr<detail::StreamTransport> m_transport;
+};
+
+/// The callback of a server: runs in its own task for each connection.
+using ClientConnected = std::function<Task<void>(StreamReader, StreamWriter)>;
+
+/// A listening server (Python's asyncio.Server). See the file comment.
+class Server {
+ public:
+  Server() = default;
+  explicit Server(std::shared_ptr<detail::ServerState> s) noexcept : m_state(std::move(s)) {}
+
+  /// The bound addresses, one per listening socket (empty once closed).
+  [[nodiscard]] std::vector<Address> sockets() const;
+  /// The port of the first listening socket (useful after binding port 0). RuntimeError if
+  /// the server is closed.
+  [[nodiscard]] std::uint16_t port() const;
+  /// True while accepting connections.
+  [[nodiscard]] bool is_serving() const noexcept;
+  /// Starts accepting (when created with start_serving = false). Idempotent.
+  void start_serving();
+  /// Accepts connections until close() is called (then returns) or the awaiting task is
+  /// cancelled (then closes the server and throws CancelledError). RuntimeError if the server
+  /// is closed or another serve_forever() is running.
+  Task<void> serve_forever();
+  /// Stops listening; connections already accepted go on. Idempotent.
+  void close();
+  /// Closes every connection of the server (queued data is sent first).
+  void close_clients();
+  /// Closes every connection at once.
+  void abort_clients();
+  /// Waits until the server is closed and all its connections are gone.
+  detail::ServerAwaiter wait_closed() const { return detail::ServerAwaiter(state(), true); }
+  /// The server's loop.
+  [[nodiscard]] EventLoop& get_loop() const;
+  /// The server (internal).
+  [[nodiscard]] const std::shared_ptr<detail::ServerState>& state() const;
+
+ private:
+  std::shared_ptr<detail::ServerState> m_state;
+};
+
+/// Connects to `host`:`port` (a name or a numeric IPv4/IPv6 address); see the file comment.
+/// Throws ConnectionRefusedError (or the OSError of the last address tried), or OSError with
+/// the resolver's message if the name does not resolve. No deadline of its own: wrap it in
+/// wait_for() (cancellation stops the resolution or the connection attempt).
+Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
+                                                           StreamOptions options = {});
+/// Connects to the Unix-domain socket at `path`. FileNotFoundError, ConnectionRefusedError.
+Task<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, StreamOptions options = {});
+/// Listens on `host`:`port` ("" = all interfaces; port 0 = any free port) and runs
+/// `client_connected` for each connection. OSError (e.g. EADDRINUSE) if it cannot bind.
+Task<Server> start_server(ClientConnected client_connected, std::string host, std::uint16_t port,
+                          ServerOptions options = {});
+/// Listens on the Unix-domain socket `path` (a stale socket file there is replaced; the file
+/// is removed when the server closes).
+Task<Server> start_unix_server(ClientConnected client_connected, std::string path, ServerOptions options = {});
+
+}  // namespace concur::asyncio

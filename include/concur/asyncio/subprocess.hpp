@@ -1,0 +1,123 @@
+// concur/asyncio/subprocess.hpp — child processes with pipes on the event loop
+// (Python's asyncio.create_subprocess_exec / create_subprocess_shell and asyncio.subprocess.Process).
+//
+//   asyncio::Process p = co_await asyncio::create_subprocess_exec(
+//       "sort", {"-r"}, {.stdin_ = asyncio::PIPE, .stdout_ = asyncio::PIPE});
+//   auto [out, err] = co_await p.communicate("b\na\n");   // out == "b\na\n"
+//   int code = co_await p.wait();                         // 0
+//
+// Semantics are Python's: each standard stream is inherited (the default), a PIPE (a
+// StreamWriter for stdin, a StreamReader for stdout/stderr, in stdin_ / stdout_ / stderr_), or
+// DEVNULL. communicate(input) writes `input` and closes stdin while it reads stdout and stderr to
+// their ends, then waits for the exit: no pipe can fill up and deadlock. returncode() is the exit
+// status, or -N when signal N killed the child. send_signal / terminate (SIGTERM) / kill
+// (SIGKILL) do nothing once the child has exited.
+//
+// No zombie: libuv reaps the child when it exits (its SIGCHLD watcher), while the loop runs.
+// When the last Process handle goes and the child still runs, it is killed (SIGKILL) and reaped
+// (Python's transport close does the same); so is every child of a task that asyncio::run
+// cancels at shutdown.
+//
+// Thread safety: loop thread only. Lifetime: a Process must not outlive its loop.
+// Differences from Python: stdin/stdout/stderr are macros in C, hence the trailing underscore;
+// stderr cannot be redirected to stdout (asyncio.subprocess.STDOUT); communicate() returns two
+// strings, empty for a stream that is not a PIPE (Python: None).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "concur/asyncio/streams.hpp"
+#include "concur/asyncio/task.hpp"
+#include "concur/asyncio/transports.hpp"
+
+namespace concur::asyncio {
+
+/// Where a child's standard stream goes.
+enum class Redirect : unsigned char {
+  inherit,  ///< the parent's own stream (Python: None)
+  pipe,     ///< a pipe to the parent (Python: asyncio.subprocess.PIPE)
+  devnull,  ///< /dev/null (Python: asyncio.subprocess.DEVNULL)
+};
+inline constexpr Redirect PIPE = Redirect::pipe;
+inline constexpr Redirect DEVNULL = Redirect::devnull;
+
+/// Keyword arguments of create_subprocess_exec / create_subprocess_shell.
+struct SubprocessOptions {
+  Redirect stdin_ = Redirect::inherit;
+  Redirect stdout_ = Redirect::inherit;
+  Redirect stderr_ = Redirect::inherit;
+  std::optional<std::string> cwd = std::nullopt;                          ///< working directory
+  std::optional<std::map<std::string, std::string>> env = std::nullopt;   ///< the whole environment
+  std::size_t limit = default_stream_limit;                               ///< the pipes' reader limit
+};
+
+namespace detail {
+class ProcessState;  // the uv_process_t and the exit waiters (src/asyncio/subprocess.cpp)
+
+/// co_await on a process's exit.
+class [[nodiscard]] ExitAwaiter {
+ public:
+  explicit ExitAwaiter(std::shared_ptr<ProcessState> s) noexcept : m_state(std::move(s)) {}
+  bool await_ready() const noexcept;
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    register_wait();
+    m_wait.suspend(h);
+  }
+  int await_resume();
+
+ private:
+  void register_wait();
+  std::shared_ptr<ProcessState> m_state;
+  IoWait m_wait;
+};
+}  // namespace detail
+
+/// A child process (Python's asyncio.subprocess.Process). A handle: copies share the child.
+class Process {
+ public:
+  Process() = default;
+  explicit Process(std::shared_ptr<detail::ProcessState> s) noexcept;
+
+  /// The child's pipes, when created with PIPE (else nullopt).
+  std::optional<StreamWriter> stdin_;
+  std::optional<StreamReader> stdout_;
+  std::optional<StreamReader> stderr_;
+
+  /// The child's process id.
+  [[nodiscard]] int pid() const;
+  /// The exit status, -N if killed by signal N, or nullopt while it runs.
+  [[nodiscard]] std::optional<int> returncode() const;
+  /// Waits for the exit; returns returncode(). (With PIPEs, prefer communicate(): a child
+  /// blocked on a full pipe never exits.)
+  detail::ExitAwaiter wait() const { return detail::ExitAwaiter(state()); }
+  /// Sends `input` to stdin (then closes it), reads stdout and stderr to EOF, waits for the
+  /// exit; returns {stdout, stderr}. ValueError if `input` is given and stdin is not a PIPE.
+  Task<std::pair<std::string, std::string>> communicate(std::optional<std::string> input = std::nullopt);
+  /// Sends signal `sig` (nothing once the child has exited).
+  void send_signal(int sig);
+  /// SIGTERM.
+  void terminate();
+  /// SIGKILL.
+  void kill();
+  /// The process (internal).
+  [[nodiscard]] const std::shared_ptr<detail::ProcessState>& state() const;
+
+ private:
+  std::shared_ptr<detail::ProcessState> m_state;
+};
+
+/// Starts `program` (searched in PATH) with `args`. FileNotFoundError if it does not exist,
+/// PermissionError-like OSError if it cannot be run.
+Task<Process> create_subprocess_exec(std::string program, std::vector<std::string> args = {},
+                                     SubprocessOptions options = {});
+/// Starts `/bin/sh -c cmd`.
+Task<Process> create_subprocess_shell(std::string cmd, SubprocessOptions options = {});
+
+}  // namespace concur::asyncio

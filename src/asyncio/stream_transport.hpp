@@ -1,0 +1,137 @@
+// The libuv side of a stream connection (private to src/asyncio/): one uv_tcp_t or uv_pipe_t,
+// the read buffer, the write queue and the tasks waiting on them. StreamReader and
+// StreamWriter are handles to it (std::shared_ptr); see concur/asyncio/streams.hpp.
+//
+// Reading: libuv reads into one 64 KiB scratch buffer per thread and the bytes are appended to
+// m_buffer, so an idle connection holds no read buffer beyond its unconsumed bytes. Reading
+// pauses when more than 2 × limit bytes are buffered (Python's rule) and resumes when a reader
+// waits or the buffer falls to the limit.
+// Writing: write() sends at once with uv_try_write when nothing is queued (the common case:
+// one system call, no copy, no allocation); the rest is copied into one uv_write request.
+// Closing: close() stops reading and closes the handle once the queued writes are done;
+// abort() and connection loss close it at once. The object is deleted when the handle is
+// closed and no handle (shared_ptr) refers to it any more — whichever comes last.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "concur/asyncio/streams.hpp"
+
+namespace concur::asyncio::detail {
+
+/// A connection of `server` closed: unlink it (defined in stream_server.cpp).
+void server_client_closed(ServerState& server, StreamTransport& t) noexcept;
+
+class StreamTransport {
+ public:
+  enum class Kind : std::uint8_t { tcp, pipe };
+  enum class State : std::uint8_t { open, closing, closed };
+
+  /// A transport with an initialised (not yet connected) handle on `loop`.
+  static std::shared_ptr<StreamTransport> create(EventLoop& loop, Kind kind, std::size_t limit);
+
+  [[nodiscard]] uv_stream_t* stream() noexcept { return &m_handle.stream; }
+  [[nodiscard]] uv_tcp_t* tcp() noexcept { return &m_handle.tcp; }
+  [[nodiscard]] uv_pipe_t* pipe() noexcept { return &m_handle.pipe; }
+  [[nodiscard]] Kind kind() const noexcept { return m_kind; }
+  [[nodiscard]] EventLoop& loop() const noexcept { return *m_loop; }
+
+  /// The handle is connected (accepted or connect() succeeded): TCP_NODELAY, start reading.
+  void on_connected();
+
+  // ---- reading ---------------------------------------------------------------------------
+  [[nodiscard]] std::string_view buffered() const noexcept {
+    return std::string_view(m_buffer).substr(m_read_pos);
+  }
+  void consume(std::size_t n) noexcept;
+  [[nodiscard]] bool eof() const noexcept { return m_eof; }
+  [[nodiscard]] std::size_t limit() const noexcept { return m_limit; }
+  /// Throws the connection's error, if any (Python: StreamReader._exception).
+  void check_error() const;
+  [[nodiscard]] std::exception_ptr error_ptr() const noexcept;
+  /// Unregisters the task waiting for data (its wait was cancelled).
+  void forget_reader(IoWait* w) noexcept;
+
+  // ---- writing ---------------------------------------------------------------------------
+  void write(const uv_buf_t* bufs, unsigned count);
+  void write_eof();
+  [[nodiscard]] std::size_t write_buffer_size() const noexcept { return m_queued; }
+  void set_write_buffer_limits(std::size_t high, std::size_t low) noexcept {
+    m_high = high;
+    m_low = low;
+  }
+
+  // ---- closing ---------------------------------------------------------------------------
+  void close() noexcept;
+  void abort() noexcept;
+  [[nodiscard]] bool is_closing() const noexcept { return m_state != State::open || m_error != 0; }
+  [[nodiscard]] State state() const noexcept { return m_state; }
+  [[nodiscard]] int error() const noexcept { return m_error; }
+
+  // ---- awaiters (see streams.hpp) --------------------------------------------------------
+  bool ready(StreamOp op) const noexcept;
+  void register_wait(StreamOp op, IoWait& w);
+  void result(StreamOp op) const;
+
+  [[nodiscard]] std::optional<Address> peername() noexcept;
+  [[nodiscard]] std::optional<Address> sockname() noexcept;
+
+  // ---- the server this connection was accepted by (ServerState keeps a list) ---------------
+  ServerState* m_server = nullptr;
+  StreamTransport* m_prev_client = nullptr;
+  StreamTransport* m_next_client = nullptr;
+  std::shared_ptr<const ClientConnected> m_client_connected;  // the server's callback, kept alive for its task
+
+ private:
+  StreamTransport(EventLoop& loop, Kind kind, std::size_t limit) noexcept
+      : m_loop(&loop), m_limit(limit), m_kind(kind) {}
+  ~StreamTransport();
+  struct Deleter {
+    void operator()(StreamTransport* t) const noexcept { t->release_handles(); }
+  };
+  void release_handles() noexcept;  // the last shared_ptr is gone
+  void lose(int err) noexcept;      // the connection failed: remember why, close at once
+  void really_close() noexcept;
+  void pause_reading() noexcept;
+  void resume_reading() noexcept;
+  void wake_reader() noexcept {
+    if (IoWait* w = std::exchange(m_read_waiter, nullptr)) w->fire();
+  }
+  static void on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) noexcept;
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_write(uv_write_t* req, int status) noexcept;
+  static void on_close(uv_handle_t* h) noexcept;
+
+  union Handle {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } m_handle{};
+  EventLoop* m_loop;
+  std::string m_buffer;            // received bytes; the unread ones are [m_read_pos, size)
+  std::size_t m_read_pos = 0;
+  std::size_t m_limit;             // StreamReader's limit (> 0)
+  std::size_t m_queued = 0;        // bytes in uv_write requests not yet completed
+  std::size_t m_high = 64 * 1024;  // drain() waits above this ...
+  std::size_t m_low = 16 * 1024;   // ... until the queue falls to this
+  IoWait* m_read_waiter = nullptr; // the one task waiting for data (Python allows one reader)
+  IoWaitList m_drain_waiters;
+  IoWaitList m_closed_waiters;
+  int m_error = 0;                 // the libuv error that lost the connection (negative), or 0
+  Kind m_kind;
+  State m_state = State::open;
+  bool m_eof = false;              // no more data will arrive (peer's EOF, close, or loss)
+  bool m_reading = false;          // uv_read_start is in effect
+  bool m_paused = false;           // reading paused because the buffer is over 2 × limit
+  bool m_eof_written = false;      // write_eof() was called
+  bool m_orphan = false;           // no shared_ptr refers to it any more
+};
+
+}  // namespace concur::asyncio::detail

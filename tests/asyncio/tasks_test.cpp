@@ -1,0 +1,259 @@
+// sleep, gather, wait, as_completed, shield.
+#include "concur/asyncio/tasks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+#include "asyncio_test_support.hpp"
+#include "concur/asyncio.hpp"
+
+namespace asyncio = concur::asyncio;
+using namespace std::chrono_literals;
+using concur::CancelledError;
+
+namespace {
+
+using TasksTest = asyncio::testing_support::AsyncioTest;
+
+asyncio::Task<int> after(std::chrono::milliseconds d, int v) {
+  co_await asyncio::sleep(d);
+  co_return v;
+}
+asyncio::Task<int> fail_after(std::chrono::milliseconds d, std::string what) {
+  co_await asyncio::sleep(d);
+  throw std::invalid_argument(what);
+}
+asyncio::Task<void> nothing() { co_return; }
+
+TEST_F(TasksTest, SleepWaitsAtLeastItsDelay) {
+  auto main = []() -> asyncio::Task<double> {
+    auto& loop = asyncio::get_running_loop();
+    const double t0 = loop.time();
+    co_await asyncio::sleep(20ms);
+    co_return loop.time() - t0;
+  };
+  const double took = asyncio::run(main());
+  EXPECT_GE(took, 0.020);
+  EXPECT_LT(took, 5.0);
+}
+
+TEST_F(TasksTest, SleepZeroYieldsToOtherTasks) {
+  auto main = []() -> asyncio::Task<std::string> {
+    std::string log;
+    auto other = asyncio::create_task([](std::string& l) -> asyncio::Task<void> {
+      l += "other;";
+      co_return;
+    }(log));
+    log += "main;";
+    co_await asyncio::sleep(0s);
+    log += "main again;";
+    co_await other;
+    co_return log;
+  };
+  EXPECT_EQ(asyncio::run(main()), "main;other;main again;");
+}
+
+TEST_F(TasksTest, GatherReturnsATupleOfValuesInArgumentOrder) {
+  auto main = []() -> asyncio::Task<void> {
+    auto [a, b, c] = co_await asyncio::gather(after(20ms, 1), after(1ms, 2), nothing());
+    EXPECT_EQ(a, 1);
+    EXPECT_EQ(b, 2);
+    EXPECT_EQ(c, std::monostate{});
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, GatherRunsItsTasksConcurrently) {
+  auto main = []() -> asyncio::Task<std::vector<std::string>> {
+    std::vector<std::string> log;
+    auto step = [](std::vector<std::string>& l, int i) -> asyncio::Task<int> {
+      l.push_back("start");
+      co_await asyncio::sleep(1ms);
+      l.push_back("end");
+      co_return i;
+    };
+    std::vector<asyncio::Task<int>> tasks;
+    for (int i = 0; i < 10; ++i) tasks.push_back(step(log, i));
+    std::vector<int> values = co_await asyncio::gather(tasks);
+    EXPECT_EQ(values, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+    co_return log;
+  };
+  // Every task starts before any ends: they wait concurrently, not one after another.
+  std::vector<std::string> expected(10, "start");
+  expected.insert(expected.end(), 10, "end");
+  EXPECT_EQ(asyncio::run(main()), expected);
+}
+
+TEST_F(TasksTest, GatherPropagatesTheFirstExceptionAndLeavesTheOthersRunning) {
+  auto main = []() -> asyncio::Task<void> {
+    auto slow = asyncio::create_task(after(30ms, 5));
+    try {
+      co_await asyncio::gather(fail_after(1ms, "first"), slow, fail_after(5ms, "second"));
+      ADD_FAILURE() << "no exception";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_STREQ(e.what(), "first");
+    }
+    EXPECT_FALSE(slow.done());
+    EXPECT_EQ(co_await slow, 5);
+  };
+  asyncio::run(main(), capturing());
+  EXPECT_TRUE(reports.empty()) << reports.front();  // gather retrieved "second" too
+}
+
+TEST_F(TasksTest, GatherWithReturnExceptionsReturnsEveryOutcome) {
+  auto main = []() -> asyncio::Task<void> {
+    auto [a, b] = co_await asyncio::gather(asyncio::return_exceptions, after(1ms, 3), fail_after(1ms, "bad"));
+    EXPECT_EQ(std::get<0>(a), 3);
+    EXPECT_EQ(b.index(), 1U);
+    EXPECT_THROW(std::rethrow_exception(std::get<1>(b)), std::invalid_argument);
+    std::vector<asyncio::Task<int>> tasks{after(1ms, 1), fail_after(1ms, "x")};
+    auto outcomes = co_await asyncio::gather(asyncio::return_exceptions, tasks);
+    EXPECT_EQ(outcomes.size(), 2U);
+    EXPECT_EQ(std::get<0>(outcomes.at(0)), 1);
+    EXPECT_EQ(outcomes.at(1).index(), 1U);
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, CancellingAGatherCancelsItsChildren) {
+  auto main = []() -> asyncio::Task<void> {
+    auto a = asyncio::create_task(after(1000ms * 1000, 1));
+    auto b = asyncio::create_task(after(1000ms * 1000, 2));
+    auto g = asyncio::create_task(asyncio::gather(a, b));
+    co_await asyncio::sleep(0s);
+    co_await asyncio::sleep(0s);
+    EXPECT_TRUE(g.cancel());
+    EXPECT_THROW(co_await g, CancelledError);
+    EXPECT_TRUE(g.cancelled());
+    EXPECT_TRUE(a.cancelled());
+    EXPECT_TRUE(b.cancelled());
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, ACancelledChildMakesGatherRaiseCancelledError) {
+  auto main = []() -> asyncio::Task<void> {
+    auto a = asyncio::create_task(after(1000ms * 1000, 1));
+    auto waiting = asyncio::create_task(asyncio::gather(a, after(1ms, 2)));
+    co_await asyncio::sleep(0s);
+    a.cancel();
+    EXPECT_THROW(co_await waiting, CancelledError);
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, WaitAllCompletedReturnsEveryTaskDone) {
+  auto main = []() -> asyncio::Task<void> {
+    std::vector<asyncio::Task<int>> tasks{after(1ms, 1), after(5ms, 2)};
+    auto [done, pending] = co_await asyncio::wait(tasks);
+    EXPECT_EQ(done.size(), 2U);
+    EXPECT_TRUE(pending.empty());
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, WaitFirstCompletedReturnsAsSoonAsOneIsDone) {
+  auto main = []() -> asyncio::Task<void> {
+    std::vector<asyncio::Task<int>> tasks{after(1ms, 1), after(1000ms * 1000, 2)};
+    auto [done, pending] = co_await asyncio::wait(tasks, std::nullopt, asyncio::FIRST_COMPLETED);
+    EXPECT_EQ(done.size(), 1U);
+    EXPECT_EQ(done.at(0).result(), 1);
+    EXPECT_EQ(pending.size(), 1U);
+    pending.at(0).cancel();
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, WaitFirstExceptionReturnsAtTheFirstFailure) {
+  auto main = []() -> asyncio::Task<void> {
+    std::vector<asyncio::Task<int>> tasks{fail_after(1ms, "x"), after(1000ms * 1000, 2)};
+    auto [done, pending] = co_await asyncio::wait(tasks, std::nullopt, asyncio::FIRST_EXCEPTION);
+    EXPECT_EQ(done.size(), 1U);
+    EXPECT_NE(done.at(0).exception(), nullptr);
+    pending.at(0).cancel();
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, WaitWithATimeoutReturnsThePendingTasksWithoutRaising) {
+  auto main = []() -> asyncio::Task<void> {
+    std::vector<asyncio::Task<int>> tasks{after(1000ms * 1000, 1)};
+    auto [done, pending] = co_await asyncio::wait(tasks, 10ms);
+    EXPECT_TRUE(done.empty());
+    EXPECT_EQ(pending.size(), 1U);
+    EXPECT_FALSE(pending.at(0).done());  // not cancelled by wait
+    pending.at(0).cancel();
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, WaitOnNothingIsAValueError) {
+  auto main = []() -> asyncio::Task<void> {
+    std::vector<asyncio::Task<int>> none;
+    EXPECT_THROW((void)asyncio::wait(none), concur::ValueError);
+    co_return;
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, AsCompletedYieldsResultsInTheOrderTheyFinish) {
+  auto main = []() -> asyncio::Task<std::vector<int>> {
+    std::vector<asyncio::Task<int>> tasks{after(30ms, 3), after(1ms, 1), after(15ms, 2)};
+    std::vector<int> order;
+    for (auto next : asyncio::as_completed(tasks)) order.push_back(co_await next);
+    co_return order;
+  };
+  EXPECT_EQ(asyncio::run(main()), (std::vector<int>{1, 2, 3}));
+}
+
+TEST_F(TasksTest, AsCompletedRaisesTimeoutErrorForWhatIsNotDoneInTime) {
+  auto main = []() -> asyncio::Task<void> {
+    std::vector<asyncio::Task<int>> tasks{asyncio::create_task(after(0ms, 1)), after(1000ms * 1000, 2)};
+    co_await tasks[0];  // done before as_completed starts: its result comes first
+    std::vector<std::string> log;
+    for (auto next : asyncio::as_completed(tasks, 20ms)) {
+      try {
+        log.push_back(std::to_string(co_await next));
+      } catch (const concur::TimeoutError&) {
+        log.push_back("timeout");
+      }
+    }
+    EXPECT_EQ(log, (std::vector<std::string>{"1", "timeout"}));
+    tasks[1].cancel();
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, ShieldKeepsTheInnerTaskRunningWhenTheAwaiterIsCancelled) {
+  auto main = []() -> asyncio::Task<void> {
+    auto inner = asyncio::create_task(after(20ms, 9));
+    auto outer = asyncio::create_task([](asyncio::Task<int> i) -> asyncio::Task<int> {
+      co_return co_await asyncio::shield(i);
+    }(inner));
+    co_await asyncio::sleep(0s);
+    co_await asyncio::sleep(0s);
+    outer.cancel();
+    EXPECT_THROW(co_await outer, CancelledError);
+    EXPECT_FALSE(inner.done());
+    EXPECT_EQ(co_await inner, 9);
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, ShieldRaisesCancelledErrorWhenTheInnerTaskIsCancelled) {
+  auto main = []() -> asyncio::Task<void> {
+    auto inner = asyncio::create_task(after(1000ms * 1000, 9));
+    auto outer = asyncio::create_task(asyncio::shield(inner));
+    co_await asyncio::sleep(0s);
+    inner.cancel();
+    EXPECT_THROW(co_await outer, CancelledError);
+  };
+  asyncio::run(main());
+}
+
+}  // namespace

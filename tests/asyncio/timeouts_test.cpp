@@ -1,0 +1,183 @@
+// timeout, timeout_at, wait_for.
+#include "concur/asyncio/timeouts.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "asyncio_test_support.hpp"
+#include "concur/asyncio.hpp"
+
+namespace asyncio = concur::asyncio;
+using namespace std::chrono_literals;
+using concur::CancelledError;
+using concur::TimeoutError;
+
+namespace {
+
+using TimeoutsTest = asyncio::testing_support::AsyncioTest;
+
+asyncio::Task<int> after(std::chrono::milliseconds d, int v) {
+  co_await asyncio::sleep(d);
+  co_return v;
+}
+
+TEST_F(TimeoutsTest, WaitForReturnsTheValueInTime) {
+  auto main = []() -> asyncio::Task<int> { co_return co_await asyncio::wait_for(after(1ms, 4), 5s); };
+  EXPECT_EQ(asyncio::run(main()), 4);
+}
+
+asyncio::Task<std::string> text_after(std::chrono::milliseconds d, std::string v) {
+  co_await asyncio::sleep(d);
+  co_return v;
+}
+
+// A Task<T> is not a block: wait_for/timeout must pick the Task overload, never the callable one.
+TEST_F(TimeoutsTest, WaitForOnATaskOfStringReturnsTheStringOrRaisesTimeoutError) {
+  auto main = []() -> asyncio::Task<std::string> {
+    EXPECT_THROW(co_await asyncio::wait_for(text_after(1000ms * 1000, "late"), 0.05s), TimeoutError);
+    auto t = asyncio::create_task(text_after(1ms, "on time"));
+    co_return co_await asyncio::wait_for(t, 0.05s * 1000);
+  };
+  EXPECT_EQ(asyncio::run(main()), "on time");
+}
+
+TEST_F(TimeoutsTest, WaitForCancelsAndAwaitsTheInnerBeforeRaisingTimeoutError) {
+  auto main = []() -> asyncio::Task<std::string> {
+    std::string log;
+    auto inner = [](std::string& l) -> asyncio::Task<int> {
+      try {
+        co_await asyncio::sleep(1000s);
+      } catch (const CancelledError&) {
+        l += "inner cancelled;";
+        throw;
+      }
+      co_return 0;
+    };
+    try {
+      co_await asyncio::wait_for(inner(log), 10ms);
+    } catch (const TimeoutError&) {
+      log += "timeout;";
+    }
+    EXPECT_EQ(asyncio::current_task()->cancelling(), 0U);
+    co_return log;
+  };
+  EXPECT_EQ(asyncio::run(main()), "inner cancelled;timeout;");
+}
+
+TEST_F(TimeoutsTest, WaitForOnATaskCancelsTheTask) {
+  auto main = []() -> asyncio::Task<void> {
+    auto t = asyncio::create_task(after(1000ms * 1000, 1));
+    EXPECT_THROW(co_await asyncio::wait_for(t, 5ms), TimeoutError);
+    EXPECT_TRUE(t.cancelled());
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TimeoutsTest, WaitForWithAZeroTimeoutCancelsAtOnceUnlessDone) {
+  auto main = []() -> asyncio::Task<void> {
+    EXPECT_THROW(co_await asyncio::wait_for(after(1ms, 1), 0s), TimeoutError);
+    auto done = asyncio::create_task(after(0ms, 2));
+    co_await done;
+    EXPECT_EQ(co_await asyncio::wait_for(done, 0s), 2);
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TimeoutsTest, WaitForWithoutATimeoutWaitsForever) {
+  auto main = []() -> asyncio::Task<int> { co_return co_await asyncio::wait_for(after(5ms, 8), std::nullopt); };
+  EXPECT_EQ(asyncio::run(main()), 8);
+}
+
+TEST_F(TimeoutsTest, AnOutsideCancellationIsNotTurnedIntoTimeoutError) {
+  auto main = []() -> asyncio::Task<void> {
+    auto t = asyncio::create_task(asyncio::wait_for(after(1000ms * 1000, 1), 1000s));
+    co_await asyncio::sleep(1ms);
+    t.cancel();
+    EXPECT_THROW(co_await t, CancelledError);
+    EXPECT_TRUE(t.cancelled());
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TimeoutsTest, TimeoutBlockRaisesTimeoutErrorAndReportsExpired) {
+  auto main = []() -> asyncio::Task<bool> {
+    asyncio::TimeoutScope* seen = nullptr;
+    bool expired = false;
+    try {
+      co_await asyncio::timeout(5ms, [&](asyncio::TimeoutScope& cm) -> asyncio::Task<void> {
+        seen = &cm;
+        EXPECT_TRUE(cm.when().has_value());
+        try {
+          co_await asyncio::sleep(1000s);
+        } catch (const CancelledError&) {
+          expired = cm.expired();
+          throw;
+        }
+      });
+    } catch (const TimeoutError&) {
+      co_return expired && seen != nullptr;
+    }
+    co_return false;
+  };
+  EXPECT_TRUE(asyncio::run(main()));
+}
+
+TEST_F(TimeoutsTest, TimeoutBlockThatFinishesInTimeReturnsItsValue) {
+  auto main = []() -> asyncio::Task<int> {
+    co_return co_await asyncio::timeout(5s, [&]() -> asyncio::Task<int> { co_return co_await after(1ms, 6); });
+  };
+  EXPECT_EQ(asyncio::run(main()), 6);
+}
+
+TEST_F(TimeoutsTest, RescheduleMovesTheDeadline) {
+  auto main = []() -> asyncio::Task<int> {
+    co_return co_await asyncio::timeout(2ms, [&](asyncio::TimeoutScope& cm) -> asyncio::Task<int> {
+      cm.reschedule(std::nullopt);  // no deadline any more
+      co_return co_await after(20ms, 3);
+    });
+  };
+  EXPECT_EQ(asyncio::run(main()), 3);
+}
+
+TEST_F(TimeoutsTest, TimeoutAtInThePastExpiresAtTheNextIteration) {
+  auto main = []() -> asyncio::Task<bool> {
+    const double past = asyncio::get_running_loop().time() - 1;
+    try {
+      co_await asyncio::timeout_at(past, [&]() -> asyncio::Task<void> { co_await asyncio::sleep(1000s); });
+    } catch (const TimeoutError&) {
+      co_return true;
+    }
+    co_return false;
+  };
+  EXPECT_TRUE(asyncio::run(main()));
+}
+
+TEST_F(TimeoutsTest, RescheduleOutsideTheBlockIsARuntimeError) {
+  asyncio::TimeoutScope scope(1.0);
+  EXPECT_THROW(scope.reschedule(2.0), concur::RuntimeError);
+  EXPECT_FALSE(scope.expired());
+}
+
+TEST_F(TimeoutsTest, NestedTimeoutsRaiseOnlyInTheOneThatExpired) {
+  auto main = []() -> asyncio::Task<std::string> {
+    std::string log;
+    try {
+      co_await asyncio::timeout(1000s, [&]() -> asyncio::Task<void> {
+        try {
+          co_await asyncio::timeout(5ms, [&]() -> asyncio::Task<void> { co_await asyncio::sleep(1000s); });
+        } catch (const TimeoutError&) {
+          log += "inner;";
+        }
+        co_await asyncio::sleep(1ms);
+        log += "outer continued;";
+      });
+    } catch (const TimeoutError&) {
+      log += "outer;";
+    }
+    co_return log;
+  };
+  EXPECT_EQ(asyncio::run(main()), "inner;outer continued;");
+}
+
+}  // namespace
