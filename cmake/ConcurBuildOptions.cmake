@@ -14,4 +14,11 @@ if(CONCUR_SANITIZE)
   target_compile_options(concur_build_options INTERFACE ${_concur_san})
   target_link_options(concur_build_options INTERFACE ${_concur_san})
   target_compile_definitions(concur_build_options INTERFACE CONCUR_SANITIZED=1)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CONCUR_WERROR)
+    # g++ 12's flow-based warnings misfire on sanitizer-instrumented, optimized code (sized
+    # deletes of std::vector and std::function buffers reported as "non-heap" or as overflows).
+    # They stay warnings there; the dev, release and clang builds still treat them as errors.
+    target_compile_options(concur_build_options INTERFACE
+      -Wno-error=free-nonheap-object -Wno-error=stringop-overflow -Wno-error=array-bounds)
+  endif()
 endif()

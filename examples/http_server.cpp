@@ -18,6 +18,7 @@
 //
 // Ctrl-C (SIGINT) or SIGTERM closes the server(s) and exits cleanly.
 #include <fmt/core.h>
+#include <fmt/format.h>  // format_to's definition: clang 14 fails to link libfmt's g++-made one
 #include <sys/resource.h>
 
 #include <csignal>

@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev libasio-dev
   # peers and clients used by tests, examples and benchmarks
   python3 python3-uvloop wrk curl apache2-utils netcat-openbsd procps
+  # charts of `concur compare --plot`
+  gnuplot-nox
 )
 
 missing=()

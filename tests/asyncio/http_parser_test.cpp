@@ -51,14 +51,15 @@ TEST(HttpParser, WaitsForMoreDataAtEveryCutOfAValidRequest) {
 
 TEST(HttpParser, ParsesPipelinedRequestsOneAfterAnother) {
   std::string data;
-  for (int i = 0; i < 16; ++i) data += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: h\r\n\r\n";
+  // Appends, not "literal" + std::string: g++ 12 -O3 reports a false -Wrestrict on that (GCC PR 105329).
+  for (int i = 0; i < 16; ++i) data.append("GET /").append(std::to_string(i)).append(" HTTP/1.1\r\nHost: h\r\n\r\n");
   http::RequestParser parser;
   std::string_view rest = data;
   for (int i = 0; i < 16; ++i) {
     http::Request req;
     http::Result r = parser.parse(rest, req);
     ASSERT_EQ(r.status, http::Status::complete);
-    EXPECT_EQ(req.target, "/" + std::to_string(i));
+    EXPECT_EQ(req.target, std::string("/").append(std::to_string(i)));
     rest.remove_prefix(r.consumed);
   }
   EXPECT_TRUE(rest.empty());

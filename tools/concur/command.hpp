@@ -19,5 +19,7 @@ struct Command {
 
 /// `concur tour [NAME...] [--fast] [--list]`: runs the examples (tour.cpp).
 Command add_tour_command(CLI::App& parent);
+/// `concur compare` (tools/concur/compare/).
+Command add_compare_command(CLI::App& parent);
 
 }  // namespace concur::tool

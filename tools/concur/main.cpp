@@ -1,5 +1,5 @@
-// The `concur` command: runs the seed's scenarios (`concur tour`) and, later, measures its
-// comparison table on this machine (`concur compare`). Each subcommand is its own file; see
+// The `concur` command: runs the seed's scenarios (`concur tour`) and measures its comparison
+// table on this machine (`concur compare`). Each subcommand is its own file; see
 // command.hpp.
 #include <CLI/App.hpp>
 #include <CLI/Config.hpp>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "compare/compare.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"concur: Python's concurrency models in C++20 - run the examples, measure the models"};
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
 
   const std::vector<concur::tool::Command> commands{
       concur::tool::add_tour_command(app),
+      concur::tool::add_compare_command(app),
   };
 
   CLI11_PARSE(app, argc, argv);
