@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "concur/errors.hpp"
+#include "wait_until_blocked.hpp"
 #include "concur/threading/thread.hpp"
 
 namespace th = concur::threading;
@@ -20,17 +21,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Polls (no sleeping) until the kernel reports thread `tid` of this process as sleeping.
-void wait_until_blocked(std::uint64_t tid) {
-  for (;;) {
-    std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto paren = line.rfind(')');
-    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'S') return;
-    std::this_thread::yield();
-  }
-}
+using concur_test::wait_until_blocked;
 
 TEST(Condition, WaitWithoutHoldingTheLockThrowsRuntimeError) {
   th::Condition cond;

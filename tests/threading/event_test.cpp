@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "concur/threading/thread.hpp"
+#include "wait_until_blocked.hpp"
 
 namespace th = concur::threading;
 using namespace std::chrono_literals;
@@ -19,16 +20,7 @@ namespace {
 
 // Polls (no sleeping) until the kernel reports thread `tid` of this process as sleeping: the
 // way to know a waiter is really blocked before testing what wakes it.
-void wait_until_blocked(std::uint64_t tid) {
-  for (;;) {
-    std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto paren = line.rfind(')');
-    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'S') return;
-    std::this_thread::yield();
-  }
-}
+using concur_test::wait_until_blocked;
 
 TEST(Event, StartsClearAndSetClearToggleIt) {
   th::Event event;
