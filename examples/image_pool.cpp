@@ -146,9 +146,15 @@ int main(int argc, char** argv) {
                "    gap here comes from this machine (cores shared with other work), not from a global lock.\n",
                s_threads, s_pool);
   }
-  fmt::print("  * Processes cost more to start ({:.0f} ms more than threads here, start-up and transfer\n"
-             "    included) and buy isolation: a crash in a worker fails one task, not the program\n"
-             "    (see crash_recovery).\n",
-             std::max(0.0, (t_pool - t_threads) * 1000));
+  if (t_pool > t_threads) {
+    fmt::print("  * Processes took {:.0f} ms more than threads here (start-up and transfer of every image\n"
+               "    included) and buy isolation: a crash in a worker fails one task, not the program\n"
+               "    (see crash_recovery).\n",
+               (t_pool - t_threads) * 1000);
+  } else {
+    fmt::print("  * Processes took no longer than threads here (their start-up and the transfer of every\n"
+               "    image included); what they buy is isolation: a crash in a worker fails one task, not\n"
+               "    the program (see crash_recovery).\n");
+  }
   return 0;
 }

@@ -1,7 +1,13 @@
-# Runs PROGRAM with ARGS ("|"-separated) and checks its exit status (EXPECT: zero or nonzero)
-# and that its output, stdout and stderr together, contains every CONTAINS string
-# ("|"-separated, plain text, not regular expressions). With LONELY_DIR set, a copy of PROGRAM
-# runs from that otherwise empty directory.
+# Runs PROGRAM with ARGS ("|"-separated) and checks:
+#   - its exit status (EXPECT: zero or nonzero; a crash is never "nonzero");
+#   - that its output, stdout and stderr together, contains every CONTAINS string
+#     ("|"-separated, plain text, not regular expressions);
+#   - with VALIDATE on: that stdout is JSON which VALIDATOR (run by PYTHON) accepts against
+#     SCHEMA as a complete run;
+#   - with PLOT set: that the file PLOT (relative to WORK_DIR) was written as an SVG with the
+#     charts of `concur compare`.
+# With WORK_DIR set, the program runs in that directory, emptied first. With LONELY_DIR set, a
+# copy of PROGRAM runs from that otherwise empty directory.
 string(REPLACE "|" ";" args "${ARGS}")
 
 set(program "${PROGRAM}")
@@ -12,8 +18,14 @@ if(LONELY_DIR)
   get_filename_component(name "${PROGRAM}" NAME)
   set(program "${LONELY_DIR}/${name}")
 endif()
+set(work_dir_option "")
+if(WORK_DIR)
+  file(REMOVE_RECURSE "${WORK_DIR}")
+  file(MAKE_DIRECTORY "${WORK_DIR}")
+  set(work_dir_option WORKING_DIRECTORY "${WORK_DIR}")
+endif()
 
-execute_process(COMMAND "${program}" ${args}
+execute_process(COMMAND "${program}" ${args} ${work_dir_option}
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("---- stdout\n${out}---- stderr\n${err}---- exit status: ${status}")
 
@@ -42,6 +54,32 @@ while(NOT rest STREQUAL "")
     string(APPEND failures "output lacks '${text}'\n")
   endif()
 endwhile()
+
+if(VALIDATE)
+  set(json "${WORK_DIR}/out.json")
+  file(WRITE "${json}" "${out}")
+  execute_process(COMMAND "${PYTHON}" "${VALIDATOR}" "${SCHEMA}" "${json}" --complete
+    RESULT_VARIABLE vstatus OUTPUT_VARIABLE vout ERROR_VARIABLE verr)
+  message("---- validation\n${vout}${verr}")
+  if(NOT vstatus STREQUAL "0")
+    string(APPEND failures "the JSON output does not validate\n")
+  endif()
+endif()
+
+if(PLOT)
+  if(NOT EXISTS "${WORK_DIR}/${PLOT}")
+    string(APPEND failures "${PLOT} was not written\n")
+  else()
+    file(READ "${WORK_DIR}/${PLOT}" svg)
+    foreach(text "<svg" "Start-up cost per unit" "I/O-bound" "CPU-bound" "</svg>")
+      string(FIND "${svg}" "${text}" at)
+      if(at EQUAL -1)
+        string(APPEND failures "${PLOT} lacks '${text}'\n")
+      endif()
+    endforeach()
+  endif()
+endif()
+
 if(failures)
   message(FATAL_ERROR "${failures}")
 endif()
