@@ -217,41 +217,35 @@ class BasicQueue {
   const std::size_t m_maxsize;               // 0: unbounded
 };
 
-/// First in, first out.
-template <class T>
-class FifoStorage {
+/// Items taken from the front (first in, first out) or from the back (last in, first out) of
+/// a sequence container.
+template <class T, class Container, bool from_back>
+class EndStorage {
  public:
   void push(T&& item) { m_items.push_back(std::move(item)); }
   T pop() {
     assert(!m_items.empty());
-    T item = std::move(m_items.front());
-    m_items.pop_front();
-    return item;
+    if constexpr (from_back) {
+      T item = std::move(m_items.back());
+      m_items.pop_back();
+      return item;
+    } else {
+      T item = std::move(m_items.front());
+      m_items.pop_front();
+      return item;
+    }
   }
   [[nodiscard]] std::size_t size() const noexcept { return m_items.size(); }
   [[nodiscard]] bool empty() const noexcept { return m_items.empty(); }
 
  private:
-  std::deque<T> m_items;
+  Container m_items;
 };
 
-/// Last in, first out.
 template <class T>
-class LifoStorage {
- public:
-  void push(T&& item) { m_items.push_back(std::move(item)); }
-  T pop() {
-    assert(!m_items.empty());
-    T item = std::move(m_items.back());
-    m_items.pop_back();
-    return item;
-  }
-  [[nodiscard]] std::size_t size() const noexcept { return m_items.size(); }
-  [[nodiscard]] bool empty() const noexcept { return m_items.empty(); }
-
- private:
-  std::vector<T> m_items;
-};
+using FifoStorage = EndStorage<T, std::deque<T>, false>;
+template <class T>
+using LifoStorage = EndStorage<T, std::vector<T>, true>;
 
 /// A binary min-heap under `Compare` (std::priority_queue cannot move its top out, which
 /// move-only items need, hence the heap algorithms on a vector).
