@@ -62,6 +62,22 @@ struct Context {
   std::uint64_t cpu_iterations = 0;  ///< total CPU-bound work (set by the serial run)
 };
 
+/// The uncontended acquire + release of a `LockType` (threading::Lock, multiprocessing::Lock),
+/// in seconds: the median over the repetitions of a loop of them.
+template <class LockType>
+double uncontended_lock(const Context& c) {
+  const int count = c.settings.quick ? 200000 : 1000000;
+  return median_of(c.settings.repetitions, c.stop, [&] {
+    LockType lock;
+    const double start = now();
+    for (int i = 0; i < count; ++i) {
+      lock.acquire();
+      lock.release();
+    }
+    return (now() - start) / count;
+  });
+}
+
 // One function per figure and model; each returns seconds (or bytes) and throws on failure.
 // Threads.
 double thread_startup(const Context& c);

@@ -227,16 +227,7 @@ double process_cpu(const Context& c) {
 }
 
 double process_lock(const Context& c) {
-  const int count = c.settings.quick ? 200000 : 1000000;
-  return median_of(c.settings.repetitions, c.stop, [&] {
-    mp::Lock lock;
-    const double start = now();
-    for (int i = 0; i < count; ++i) {
-      lock.acquire();
-      lock.release();
-    }
-    return (now() - start) / count;
-  });
+  return uncontended_lock<mp::Lock>(c);
 }
 
 double process_counter(const Context& c, std::size_t units) {

@@ -173,16 +173,7 @@ double thread_cpu(const Context& c) {
 }
 
 double thread_lock(const Context& c) {
-  const int count = c.settings.quick ? 200000 : 1000000;
-  return median_of(c.settings.repetitions, c.stop, [&] {
-    th::Lock lock;
-    const double start = now();
-    for (int i = 0; i < count; ++i) {
-      lock.acquire();
-      lock.release();
-    }
-    return (now() - start) / count;
-  });
+  return uncontended_lock<th::Lock>(c);
 }
 
 double thread_counter(const Context& c, std::size_t units) {
