@@ -3,6 +3,8 @@
 #include <concur/multiprocessing/pool.hpp>
 
 #include <concur/multiprocessing/context.hpp>
+#include <concur/threading/event.hpp>
+#include <concur/threading/thread.hpp>
 
 #include <gtest/gtest.h>
 
@@ -16,13 +18,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace mp = concur::multiprocessing;
+namespace th = concur::threading;
 using namespace std::chrono_literals;
 
 namespace pool_test {
@@ -97,6 +102,66 @@ std::size_t payload_sum(std::vector<unsigned char> v) {
 std::vector<double> reversed(std::vector<double> v) {
   std::reverse(v.begin(), v.end());
   return v;
+}
+
+// Opens (and removes when done) a FIFO on which wait_on_fifo_for_last blocks until release().
+class FifoGate {
+ public:
+  explicit FifoGate(const std::string& tag)
+      : m_path("/tmp/concur-pool-gate-" + std::to_string(::getpid()) + "-" + tag) {
+    ::unlink(m_path.c_str());
+    if (::mkfifo(m_path.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
+  }
+  FifoGate(const FifoGate&) = delete;
+  FifoGate& operator=(const FifoGate&) = delete;
+  ~FifoGate() { ::unlink(m_path.c_str()); }
+  const std::string& path() const { return m_path; }
+  void release() const {
+    const int fd = ::open(m_path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "x", 1), 1);
+    ::close(fd);
+  }
+
+ private:
+  std::string m_path;
+};
+
+// Installs a threading excepthook that records what it receives; restores the previous one.
+class CapturingHook {
+ public:
+  struct Record {
+    std::string type, message;
+  };
+  CapturingHook()
+      : m_previous(th::set_excepthook([this](const th::ExceptHookArgs& args) {
+          const std::scoped_lock hold(m_mutex);
+          m_records.push_back({args.exc_type, concur::exception_message(args.exc_value)});
+        })) {}
+  CapturingHook(const CapturingHook&) = delete;
+  CapturingHook& operator=(const CapturingHook&) = delete;
+  ~CapturingHook() { th::set_excepthook(m_previous); }
+  std::vector<Record> records() {
+    const std::scoped_lock hold(m_mutex);
+    return m_records;
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::vector<Record> m_records;
+  th::ExceptHook m_previous;
+};
+
+// The message of the exception `e` holds, rethrown as type E; empty if it is not an E.
+template <class E>
+std::string message_if(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const E& error) {
+    return error.what();
+  } catch (...) {
+    return {};
+  }
 }
 
 class PoolTest : public testing::TestWithParam<std::string> {
@@ -319,6 +384,280 @@ TEST_P(PoolTest, LargePayloadsTravelBothWays) {
   auto back = pool.apply(reversed, v);
   std::reverse(back.begin(), back.end());
   EXPECT_EQ(back, v);
+}
+
+// ---- callbacks (callback= / error_callback=) ----------------------------------------------
+
+TEST_P(PoolTest, ApplyAsyncCallsTheCallbackWithTheResultBeforeGetReturns) {
+  mp::Pool pool(options());
+  int value = 0;  // written by the callback, read after get(): get() must order them
+  int calls = 0;
+  int errors = 0;
+  auto r = pool.apply_async(add, std::tuple(2, 3),
+                            {.callback = [&](int v) {
+                               value = v;
+                               ++calls;
+                             },
+                             .error_callback = [&](std::exception_ptr) { ++errors; }});
+  EXPECT_EQ(r.get(30s), 5);
+  EXPECT_EQ(value, 5);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(errors, 0);
+  EXPECT_TRUE(r.successful());
+
+  // A named Callbacks, a string argument, and a void function (its result is std::monostate).
+  std::string text;
+  const mp::Callbacks<std::string> named{.callback = [&](const std::string& s) { text = s; }};
+  pool.apply_async([](std::string s) { return s + "!"; }, std::tuple("hi"), named).wait();
+  EXPECT_EQ(text, "hi!");
+  bool void_called = false;
+  pool.apply_async(nothing, std::tuple(1), {.callback = [&](std::monostate) { void_called = true; }}).get();
+  EXPECT_TRUE(void_called);
+  // Only an error_callback: nothing is called on success.
+  EXPECT_EQ(pool.apply_async(square, std::tuple(4), {.error_callback = [&](std::exception_ptr) { ++errors; }}).get(), 16);
+  EXPECT_EQ(errors, 0);
+}
+
+TEST_P(PoolTest, TheErrorCallbackReceivesTheExceptionGetWouldRethrow) {
+  mp::Pool pool(options());
+  std::exception_ptr registered;
+  int calls = 0;
+  auto r = pool.apply_async(throw_out_of_range, std::tuple(3),
+                            {.callback = [&](int) { ++calls; },
+                             .error_callback = [&](std::exception_ptr e) { registered = std::move(e); }});
+  EXPECT_THROW(r.get(30s), std::out_of_range);
+  EXPECT_FALSE(r.successful());
+  EXPECT_EQ(calls, 0);
+  ASSERT_TRUE(registered);
+  EXPECT_EQ(message_if<std::out_of_range>(registered), "item 3 is out of range");
+
+  std::exception_ptr remote;
+  auto u = pool.apply_async(throw_unregistered, std::tuple(1), {.error_callback = [&](std::exception_ptr e) { remote = e; }});
+  EXPECT_THROW(u.get(30s), mp::RemoteError);
+  try {
+    std::rethrow_exception(remote);
+  } catch (const mp::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "pool_test::Unregistered");
+    EXPECT_EQ(e.message(), "nobody knows me");
+  } catch (...) {
+    ADD_FAILURE() << "not a RemoteError: " << concur::exception_type_name(remote);
+  }
+}
+
+TEST_P(PoolTest, TheResultBecomesReadyOnlyAfterTheCallbackReturned) {
+  mp::Pool pool(options());
+  th::Event entered;
+  th::Event release;
+  bool finished = false;
+  auto r = pool.apply_async(square, std::tuple(6), {.callback = [&](int) {
+                                                     entered.set();
+                                                     release.wait();
+                                                     finished = true;
+                                                   }});
+  ASSERT_TRUE(entered.wait(30s));
+  // The result arrived but its callback still runs: not ready yet, as in Python.
+  EXPECT_FALSE(r.ready());
+  EXPECT_THROW(r.get(50ms), concur::TimeoutError);
+  EXPECT_THROW((void)r.successful(), concur::ValueError);
+  release.set();
+  EXPECT_EQ(r.get(30s), 36);
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(r.ready());
+}
+
+TEST_P(PoolTest, MapAsyncAndStarmapAsyncCallTheCallbackWithEveryResultInOrder) {
+  mp::Pool pool(options());
+  std::vector<int> seen;
+  auto r = pool.map_async(square, numbers(0, 100), {.callback = [&](const std::vector<int>& all) { seen = all; }});
+  const auto got = r.get(30s);
+  ASSERT_EQ(seen.size(), 100U);
+  EXPECT_EQ(seen, got);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(seen[i], i * i);
+
+  std::vector<int> chunked;
+  pool.map_async(square, numbers(0, 10), 3, {.callback = [&](const std::vector<int>& all) { chunked = all; }}).wait();
+  EXPECT_EQ(chunked, (std::vector<int>{0, 1, 4, 9, 16, 25, 36, 49, 64, 81}));
+
+  const std::vector<std::pair<int, int>> pairs{{1, 2}, {3, 4}, {5, 6}};
+  std::vector<int> sums;
+  pool.starmap_async(add, pairs, {.callback = [&](const std::vector<int>& all) { sums = all; }}).wait();
+  EXPECT_EQ(sums, (std::vector<int>{3, 7, 11}));
+  std::vector<int> sums_by_one;
+  pool.starmap_async(add, pairs, 1, {.callback = [&](const std::vector<int>& all) { sums_by_one = all; }}).wait();
+  EXPECT_EQ(sums_by_one, (std::vector<int>{3, 7, 11}));
+}
+
+TEST_P(PoolTest, AFailingMapCallsTheErrorCallbackExactlyOnce) {
+  mp::Pool pool(options());
+  int values = 0;
+  int errors = 0;
+  std::exception_ptr first;
+  // Every chunk fails; only the first failure settles the job.
+  auto r = pool.map_async(throw_unregistered, numbers(0, 20), 1,
+                          {.callback = [&](const std::vector<int>&) { ++values; },
+                           .error_callback = [&](std::exception_ptr e) {
+                             first = e;
+                             ++errors;
+                           }});
+  EXPECT_THROW(r.get(30s), mp::RemoteError);
+  pool.close();
+  pool.join();  // every chunk has come back
+  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(values, 0);
+  EXPECT_NE(message_if<mp::RemoteError>(first).find("nobody knows me"), std::string::npos);
+}
+
+TEST_P(PoolTest, MapAsyncOverNothingCallsTheCallbackWithAnEmptyVectorBeforeReturning) {
+  // Python never calls it for an empty input; concur keeps "exactly once".
+  mp::Pool pool(options());
+  std::optional<std::size_t> size;
+  auto r = pool.map_async(square, std::vector<int>{}, {.callback = [&](const std::vector<int>& all) { size = all.size(); }});
+  EXPECT_EQ(size, 0U);
+  EXPECT_TRUE(r.ready());
+  EXPECT_TRUE(r.get().empty());
+  bool star = false;
+  pool.starmap_async(add, std::vector<std::pair<int, int>>{}, 4, {.callback = [&](const std::vector<int>&) { star = true; }});
+  EXPECT_TRUE(star);
+  pool.close();
+  // A closed pool refuses even an empty map, and calls nothing.
+  bool called = false;
+  EXPECT_THROW(pool.map_async(square, std::vector<int>{}, {.callback = [&](const std::vector<int>&) { called = true; }}),
+               concur::ValueError);
+  EXPECT_THROW(pool.apply_async(square, std::tuple(1), {.error_callback = [&](std::exception_ptr) { called = true; }}),
+               concur::ValueError);
+  EXPECT_FALSE(called);
+}
+
+TEST_P(PoolTest, ACallbackCanSubmitWorkAndAskOtherResultsWhetherTheyAreReady) {
+  mp::Pool pool(options());
+  auto earlier = pool.apply_async(square, 2);
+  earlier.wait();
+  std::mutex mutex;
+  std::optional<mp::AsyncResult<int>> inner;  // guarded by mutex
+  bool earlier_ready = false;
+  th::Event inner_done;
+  int inner_value = 0;
+  auto outer = pool.apply_async(square, std::tuple(3), {.callback = [&](int v) {
+                                                         earlier_ready = earlier.ready();
+                                                         auto next = pool.apply_async(
+                                                             square, std::tuple(v), {.callback = [&](int w) {
+                                                               inner_value = w;
+                                                               inner_done.set();
+                                                             }});
+                                                         const std::scoped_lock hold(mutex);
+                                                         inner.emplace(std::move(next));
+                                                       }});
+  EXPECT_EQ(outer.get(30s), 9);
+  EXPECT_TRUE(earlier_ready);
+  ASSERT_TRUE(inner_done.wait(30s));
+  std::optional<mp::AsyncResult<int>> next;
+  {
+    const std::scoped_lock hold(mutex);
+    next = std::move(inner);
+  }
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->get(30s), 81);
+  EXPECT_EQ(inner_value, 81);
+}
+
+TEST_P(PoolTest, AThrowingCallbackGoesToTheExcepthookAndThePoolCarriesOn) {
+  CapturingHook hook;
+  mp::Pool pool(options());
+  auto r = pool.apply_async(square, std::tuple(5), {.callback = [](int) { throw std::runtime_error("callback failed"); }});
+  EXPECT_EQ(r.get(30s), 25);  // the result is unaffected
+  EXPECT_TRUE(r.successful());
+  auto e = pool.apply_async(throw_custom, std::tuple(1),
+                            {.error_callback = [](std::exception_ptr) { throw std::logic_error("error_callback failed"); }});
+  EXPECT_THROW(e.get(30s), std::exception);
+  const auto records = hook.records();
+  ASSERT_EQ(records.size(), 2U);
+  EXPECT_EQ(records[0].type, "std::runtime_error");
+  EXPECT_EQ(records[0].message, "callback failed");
+  EXPECT_EQ(records[1].type, "std::logic_error");
+  EXPECT_EQ(records[1].message, "error_callback failed");
+  // Other results and later callbacks are not lost.
+  std::vector<int> seen;
+  EXPECT_EQ(pool.map_async(square, numbers(0, 30), {.callback = [&](const std::vector<int>& all) { seen = all; }}).get(30s),
+            seen);
+  EXPECT_EQ(seen.size(), 30U);
+}
+
+TEST_P(PoolTest, DroppingTheResultBeforeItIsReadyStillRunsTheCallback) {
+  FifoGate gate("drop-" + GetParam());
+  mp::Pool pool(options());
+  th::Event called;
+  int value = -1;
+  {
+    auto r = pool.apply_async(wait_on_fifo_for_last, std::tuple(7, gate.path(), 7), {.callback = [&](int v) {
+                                                                                    value = v;
+                                                                                    called.set();
+                                                                                  }});
+    EXPECT_FALSE(r.ready());  // blocked on the gate
+  }
+  th::Event mapped;
+  std::vector<int> all;
+  (void)pool.map_async(square, numbers(0, 8), {.callback = [&](const std::vector<int>& v) {
+                                                 all = v;
+                                                 mapped.set();
+                                               }});
+  gate.release();
+  ASSERT_TRUE(called.wait(30s));
+  EXPECT_EQ(value, 7);
+  ASSERT_TRUE(mapped.wait(30s));
+  EXPECT_EQ(all.size(), 8U);
+}
+
+TEST_P(PoolTest, ACrashingWorkerAndTerminateCallTheErrorCallback) {
+  mp::Pool pool(options(1));
+  std::exception_ptr crashed;
+  auto c = pool.apply_async(crash_on_five, std::tuple(5, 2), {.callback = [](int) { ADD_FAILURE() << "callback of a crash"; },
+                                                              .error_callback = [&](std::exception_ptr e) { crashed = e; }});
+  EXPECT_THROW(c.get(30s), concur::ProcessError);
+  EXPECT_NE(message_if<concur::ProcessError>(crashed).find("exited with code 3"), std::string::npos);
+
+  int errors = 0;
+  std::vector<std::string> messages;
+  auto record = [&](std::exception_ptr e) {
+    ++errors;
+    messages.push_back(message_if<concur::ProcessError>(e));
+  };
+  auto running = pool.apply_async(block_forever, std::tuple(0), {.error_callback = record});
+  auto queued = pool.map_async(square, numbers(0, 4), {.error_callback = record});
+  pool.terminate();
+  pool.join();
+  EXPECT_THROW(running.get(30s), concur::ProcessError);
+  EXPECT_THROW(queued.get(30s), concur::ProcessError);
+  EXPECT_EQ(errors, 2);
+  for (const auto& m : messages) EXPECT_NE(m.find("terminated"), std::string::npos) << m;
+}
+
+TEST_P(PoolTest, ABrokenPoolCallsTheErrorCallbackInTheSubmittingCall) {
+  mp::Pool pool({.processes = 1, .initializer = failing_init, .start_method = GetParam()});
+  EXPECT_THROW(pool.apply(square, 2), concur::ProcessError);  // the pool is broken from now on
+  std::exception_ptr error;
+  auto r = pool.apply_async(square, std::tuple(3), {.error_callback = [&](std::exception_ptr e) { error = e; }});
+  EXPECT_TRUE(r.ready());
+  EXPECT_NE(message_if<concur::ProcessError>(error).find("initializer"), std::string::npos);
+  EXPECT_THROW(r.get(), concur::ProcessError);
+}
+
+TEST_P(PoolTest, GettersOnOtherThreadsSeeWhatTheCallbackWrote) {
+  mp::Pool pool(options());
+  std::vector<int> seen;  // plain: get()/wait() must order the callback's write before the reads
+  auto r = pool.map_async(square, numbers(0, 64), 1, {.callback = [&](const std::vector<int>& all) { seen = all; }});
+  std::vector<std::size_t> sizes(3, 0);
+  std::vector<std::thread> readers;
+  readers.emplace_back([&] { sizes[0] = r.get(30s).size() == seen.size() ? seen.size() : 0; });
+  readers.emplace_back([&] {
+    r.wait(30s);
+    sizes[1] = r.ready() ? seen.size() : 0;
+  });
+  readers.emplace_back([&] {
+    while (!r.ready()) r.wait(10ms);
+    sizes[2] = seen.size();
+  });
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(sizes, (std::vector<std::size_t>(3, 64)));
 }
 
 TEST(PoolChunksize, TheDefaultIsPythons) {

@@ -27,6 +27,34 @@
 // errors are), otherwise as RemoteError carrying the type name and message. map/starmap and
 // MapResult::get raise the first failure; imap raises a chunk's failure at its position.
 //
+// Callbacks (Python: apply_async/map_async/starmap_async's callback= and error_callback=):
+//
+//     pool.apply_async(square, std::tuple(7), {.callback = [&](int v) { total += v; },
+//                                              .error_callback = [&](std::exception_ptr e) { ... }});
+//     pool.map_async(square, items, {.callback = [&](const std::vector<int>& all) { ... }});
+//     pool.starmap_async(add, pairs, 10, {.error_callback = log_failure});   // after chunksize
+//
+// As in Python, apply_async then takes its arguments as one tuple (`args`), followed by a
+// Callbacks struct; map_async/starmap_async take Callbacks last, with or without chunksize.
+// `callback` receives what get() returns (a map's whole vector; std::monostate for a void
+// function), `error_callback` the std::exception_ptr get() would rethrow (the registered type,
+// RemoteError or ProcessError) — also when a worker crashed or terminate() ended the job.
+// Exactly one of them is called, exactly once, in the parent process (they are ordinary
+// callables and may capture state: they never cross to a worker), on the pool's manager
+// thread — or, when the job ends without reaching a worker (a broken pool, an empty map), in
+// the call that submitted it, before it returns. As in Python the callback runs before the
+// result becomes ready: get()/wait() return, and ready() turns true, only after it returned.
+// No lock of the pool or of the result is held while it runs, so it may call ready() or
+// submit new work; but it must not wait for a result of the same pool (nor call join()): the
+// manager thread that would deliver it is the one running the callback (Python deadlocks
+// there too), and like Python's it should be quick — results wait behind it. Dropping the
+// AsyncResult/MapResult does not cancel the callback; and since terminate() and the destructor
+// fail unfinished jobs, their error_callbacks run then: what a callback uses must outlive the
+// Pool (declare it first). An exception escaping a callback goes to threading::excepthook,
+// like one escaping a thread (Python's result thread would die and the pool hang); the result
+// is unaffected and the pool carries on. Differs from Python: map_async over an empty input
+// calls `callback` with the empty vector (Python never calls it).
+//
 // Lifetime: close() stops new work; join() (after close or terminate) waits for the workers to
 // exit; terminate() kills the workers at once and fails every unfinished task with
 // ProcessError (Python's results would never be ready). The destructor calls terminate() and
@@ -39,12 +67,17 @@
 
 #include <concur/multiprocessing/detail/pool_task.hpp>
 #include <concur/multiprocessing/process.hpp>
+#include <concur/threading/thread.hpp>
 #include <concur/timeout.hpp>
 
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdio>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -93,32 +126,109 @@ struct PoolOptions {
   std::string start_method = {};     ///< "fork", "forkserver"; empty: get_start_method()
 };
 
+/// Python's callback= and error_callback= of apply_async, map_async and starmap_async (see the
+/// contract above): `T` is what the job's get() returns. Either may be empty.
+template <class T>
+struct Callbacks {
+  std::function<void(const T&)> callback = {};                   ///< with the result, on success
+  std::function<void(std::exception_ptr)> error_callback = {};  ///< with the failure, otherwise
+};
+
 namespace detail {
+
+template <class T>
+inline constexpr bool is_callbacks_v = false;
+template <class T>
+inline constexpr bool is_callbacks_v<Callbacks<T>> = true;
+
+/// What get() of apply_async(fn, args...) returns.
+template <class F, class... Args>
+using apply_value_t = wire_result_t<task_result_t<F, std::tuple<wire_type_t<Args>...>>>;
+
+/// The arguments of one starmap item: a tuple as it is, a pair as a tuple, else a 1-tuple.
+template <class T>
+struct tuple_of {
+  using type = std::tuple<T>;
+};
+template <class... Ts>
+struct tuple_of<std::tuple<Ts...>> {
+  using type = std::tuple<Ts...>;
+};
+template <class A, class B>
+struct tuple_of<std::pair<A, B>> {
+  using type = std::tuple<A, B>;
+};
+template <class T>
+using tuple_of_t = typename tuple_of<std::remove_cvref_t<T>>::type;
+
+/// The argument tuple of each item, and what each item's call gives back, for map / starmap.
+template <class Range>
+using map_args_t = std::tuple<std::ranges::range_value_t<Range>>;
+template <class Range>
+using starmap_args_t = tuple_of_t<std::ranges::range_value_t<Range>>;
+template <class F, class Range>
+using map_value_t = wire_result_t<task_result_t<F, map_args_t<Range>>>;
+template <class F, class Range>
+using starmap_value_t = wire_result_t<task_result_t<F, starmap_args_t<Range>>>;
+
+/// Reports an exception that escaped a Pool callback the way one escaping a thread is
+/// reported (threading::excepthook, in the calling thread), and carries on.
+inline void report_callback_error(const std::exception_ptr& e) noexcept {
+  try {
+    threading::excepthook({e, exception_type_name(e), threading::current_thread()});
+  } catch (...) {  // the hook itself failed: as Thread does, say so on stderr and go on
+    std::fputs("Exception in threading.excepthook while reporting a Pool callback's exception\n", stderr);
+  }
+}
 
 class PoolCore;
 
-/// Results of a job whose chunks fill one vector (apply, map, starmap): ready when every
-/// chunk arrived or at the first failure.
+/// A job's callbacks, on the job's vector of results (apply_async's unwrap the one value).
+template <class R>
+struct CollectCallbacks {
+  std::function<void(const std::vector<R>&)> on_values;
+  std::function<void(std::exception_ptr)> on_error;
+};
+
+/// Results of a job whose chunks fill one vector (apply, map, starmap): settled when every
+/// chunk arrived or at the first failure; then its callback runs; then it is ready.
 template <class R>
 class CollectState final : public ResultSink {
  public:
-  CollectState(std::size_t items, std::vector<std::size_t> offsets)
-      : m_values(items), m_offsets(std::move(offsets)), m_remaining(m_offsets.size()) {
-    if (m_remaining == 0) m_done = true;
-  }
+  CollectState(std::size_t items, std::vector<std::size_t> offsets, CollectCallbacks<R> callbacks = {})
+      : m_values(items),
+        m_offsets(std::move(offsets)),
+        m_remaining(m_offsets.size()),
+        m_callbacks(std::move(callbacks)) {}
   void deliver(std::size_t chunk, Payload& results) override {
     auto values = deserialize<std::vector<R>>(results);
-    std::scoped_lock lock(m_mutex);
-    if (m_done) return;
-    const std::size_t end = chunk + 1 < m_offsets.size() ? m_offsets[chunk + 1] : m_values.size();
-    if (values.size() != end - m_offsets[chunk]) throw SerializationError("cannot decode message: wrong number of results");
-    std::move(values.begin(), values.end(), m_values.begin() + static_cast<std::ptrdiff_t>(m_offsets[chunk]));
-    if (--m_remaining == 0) finish();
+    {
+      std::scoped_lock lock(m_mutex);
+      if (m_settled) return;
+      const std::size_t end = chunk + 1 < m_offsets.size() ? m_offsets[chunk + 1] : m_values.size();
+      if (values.size() != end - m_offsets[chunk]) throw SerializationError("cannot decode message: wrong number of results");
+      std::move(values.begin(), values.end(), m_values.begin() + static_cast<std::ptrdiff_t>(m_offsets[chunk]));
+      if (--m_remaining != 0) return;
+      m_settled = true;
+    }
+    finish();
   }
   void fail(std::size_t, std::exception_ptr error) override {
-    std::scoped_lock lock(m_mutex);
-    if (m_done) return;
-    m_error = std::move(error);
+    {
+      std::scoped_lock lock(m_mutex);
+      if (m_settled) return;
+      m_error = std::move(error);
+      m_settled = true;
+    }
+    finish();
+  }
+  /// A job of no chunks (an empty map), once submitted: settles now, in the calling thread.
+  void settle_empty() {
+    {
+      std::scoped_lock lock(m_mutex);
+      assert(m_remaining == 0 && !m_settled);
+      m_settled = true;
+    }
     finish();
   }
   bool wait(std::optional<Timeout> timeout) const {
@@ -141,22 +251,46 @@ class CollectState final : public ResultSink {
   /// After wait() returned true: the values, or the failure rethrown.
   const std::vector<R>& values() const {
     std::scoped_lock lock(m_mutex);
+    assert(m_done);
     if (m_error) std::rethrow_exception(clone_exception(m_error));
     return m_values;
   }
 
  private:
-  void finish() {  // with m_mutex held
+  // Called once, by the thread that settled the job, without m_mutex (the callback may call
+  // into the pool or ask this result whether it is ready): runs the callback, then makes the
+  // result ready, so that get() returns after the callback, as in Python. Once m_settled,
+  // nothing writes m_values or m_error any more, and readers wait for m_done (set under
+  // m_mutex after the callback, which orders its reads and writes before theirs).
+  void finish() {
+    run_callbacks();
+    std::scoped_lock lock(m_mutex);
     m_done = true;
     m_cv.notify_all();
   }
-  mutable std::mutex m_mutex;  // guards everything below
+  void run_callbacks() noexcept {
+    // Taken out so that the captures are released here, right after the call.
+    CollectCallbacks<R> callbacks = std::move(m_callbacks);
+    try {
+      if (!m_error) {
+        if (callbacks.on_values) callbacks.on_values(m_values);
+      } else if (callbacks.on_error) {
+        // A copy of its own, like get()'s (see clone_exception): the callback may keep it.
+        callbacks.on_error(clone_exception(m_error));
+      }
+    } catch (...) {
+      report_callback_error(std::current_exception());
+    }
+  }
+  mutable std::mutex m_mutex;  // guards everything below, except as finish() says
   mutable std::condition_variable m_cv;
   std::vector<R> m_values;
   std::vector<std::size_t> m_offsets;  // first item of each chunk
   std::size_t m_remaining;             // chunks not yet arrived
   std::exception_ptr m_error;
-  bool m_done = false;
+  CollectCallbacks<R> m_callbacks;     // used once, by finish(), without the lock
+  bool m_settled = false;              // every chunk arrived, or one failed: the rest are ignored
+  bool m_done = false;                 // settled and the callback returned: ready (implies m_settled)
 };
 
 /// Results of imap / imap_unordered, consumed one at a time.
@@ -329,17 +463,17 @@ class Pool {
   }
   /// fn(args...) in a worker. ValueError when the pool is not running.
   template <class F, class... Args>
+    requires(!detail::is_callbacks_v<std::remove_cvref_t<Args>> && ...)
   auto apply_async(F fn, Args&&... args) {
-    using ArgTuple = std::tuple<detail::wire_type_t<Args>...>;
-    using R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>;
-    const std::tuple<detail::arg_ref_t<Args>...> refs(args...);
-    const auto* one = &refs;
-    auto state = std::make_shared<detail::CollectState<R>>(1, std::vector<std::size_t>{0});
-    std::vector<detail::PoolTask> tasks;
-    tasks.push_back(detail::make_task<F, ArgTuple>(fn, one, one + 1, 1));
-    tasks.back().sink = state;
-    submit(std::move(tasks), "apply");
-    return AsyncResult<detail::task_result_t<F, ArgTuple>>(std::move(state));
+    return apply_job<F, Args...>(fn, {}, args...);
+  }
+  /// Python's apply_async(fn, args, callback=, error_callback=): fn(args...) in a worker — the
+  /// tuple is unpacked, so a function of one tuple takes std::tuple(std::tuple(...)) — then
+  /// one of the callbacks in the parent (see the contract above). ValueError when the pool is
+  /// not running (and no callback is called).
+  template <class F, class... Args>
+  auto apply_async(F fn, const std::tuple<Args...>& args, Callbacks<detail::apply_value_t<F, Args...>> callbacks) {
+    return std::apply([&](const auto&... a) { return apply_job<F, Args...>(fn, std::move(callbacks), a...); }, args);
   }
 
   /// [fn(x) for x in items], in order; blocks. chunksize 0: Python's default.
@@ -347,20 +481,32 @@ class Pool {
   auto map(F fn, Range&& items, std::size_t chunksize = 0) {
     return map_async(fn, std::forward<Range>(items), chunksize).get();
   }
+  /// map without waiting; `callbacks` as apply_async's, with the whole vector of results.
   template <class F, std::ranges::input_range Range>
-  auto map_async(F fn, Range&& items, std::size_t chunksize = 0) {
-    using ArgTuple = std::tuple<std::ranges::range_value_t<Range>>;
-    return collect<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, "map");
+  auto map_async(F fn, Range&& items, std::size_t chunksize = 0,
+                 Callbacks<std::vector<detail::map_value_t<F, Range>>> callbacks = {}) {
+    return collect<F, detail::map_args_t<Range>>(fn, std::forward<Range>(items), chunksize, "map", std::move(callbacks));
+  }
+  /// map_async with Python's default chunksize and callbacks.
+  template <class F, std::ranges::input_range Range>
+  auto map_async(F fn, Range&& items, Callbacks<std::vector<detail::map_value_t<F, Range>>> callbacks) {
+    return collect<F, detail::map_args_t<Range>>(fn, std::forward<Range>(items), 0, "map", std::move(callbacks));
   }
   /// [fn(a, b, ...) for (a, b, ...) in items] — items are tuples or pairs.
   template <class F, std::ranges::input_range Range>
   auto starmap(F fn, Range&& items, std::size_t chunksize = 0) {
     return starmap_async(fn, std::forward<Range>(items), chunksize).get();
   }
+  /// starmap without waiting; `callbacks` as map_async's.
   template <class F, std::ranges::input_range Range>
-  auto starmap_async(F fn, Range&& items, std::size_t chunksize = 0) {
-    using ArgTuple = tuple_of_t<std::ranges::range_value_t<Range>>;
-    return collect<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, "starmap");
+  auto starmap_async(F fn, Range&& items, std::size_t chunksize = 0,
+                     Callbacks<std::vector<detail::starmap_value_t<F, Range>>> callbacks = {}) {
+    return collect<F, detail::starmap_args_t<Range>>(fn, std::forward<Range>(items), chunksize, "starmap", std::move(callbacks));
+  }
+  /// starmap_async with Python's default chunksize and callbacks.
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(F fn, Range&& items, Callbacks<std::vector<detail::starmap_value_t<F, Range>>> callbacks) {
+    return collect<F, detail::starmap_args_t<Range>>(fn, std::forward<Range>(items), 0, "starmap", std::move(callbacks));
   }
   /// fn over items, results in order as they become available (chunksize default 1).
   template <class F, std::ranges::input_range Range>
@@ -383,20 +529,25 @@ class Pool {
   [[nodiscard]] std::size_t processes() const;
 
  private:
-  template <class T>
-  struct tuple_of {
-    using type = std::tuple<T>;
-  };
-  template <class... Ts>
-  struct tuple_of<std::tuple<Ts...>> {
-    using type = std::tuple<Ts...>;
-  };
-  template <class A, class B>
-  struct tuple_of<std::pair<A, B>> {
-    using type = std::tuple<A, B>;
-  };
-  template <class T>
-  using tuple_of_t = typename tuple_of<std::remove_cvref_t<T>>::type;
+  // apply_async: one task of one item; `args` are the caller's (Args... as given to it).
+  template <class F, class... Args>
+  auto apply_job(F fn, Callbacks<detail::apply_value_t<F, Args...>> callbacks, const std::remove_reference_t<Args>&... args) {
+    using ArgTuple = std::tuple<detail::wire_type_t<Args>...>;
+    using R = detail::apply_value_t<F, Args...>;
+    const std::tuple<detail::arg_ref_t<Args>...> refs(args...);
+    const auto* one = &refs;
+    detail::CollectCallbacks<R> on;
+    if (callbacks.callback) {
+      on.on_values = [cb = std::move(callbacks.callback)](const std::vector<R>& v) { cb(v.front()); };
+    }
+    on.on_error = std::move(callbacks.error_callback);
+    auto state = std::make_shared<detail::CollectState<R>>(1, std::vector<std::size_t>{0}, std::move(on));
+    std::vector<detail::PoolTask> tasks;
+    tasks.push_back(detail::make_task<F, ArgTuple>(fn, one, one + 1, 1));
+    tasks.back().sink = state;
+    submit(std::move(tasks), "apply");
+    return AsyncResult<detail::task_result_t<F, ArgTuple>>(std::move(state));
+  }
 
   // Cuts `items` into tasks of `chunksize` items (0: Python's default from the item count).
   template <class F, class ArgTuple, class Range>
@@ -422,17 +573,20 @@ class Pool {
     }
   }
 
-  template <class F, class ArgTuple, class Range>
-  auto collect(F fn, Range&& items, std::size_t chunksize, const char* job) {
-    using R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>;
+  template <class F, class ArgTuple, class Range, class R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>>
+  auto collect(F fn, Range&& items, std::size_t chunksize, const char* job, Callbacks<std::vector<R>> callbacks) {
     std::size_t total = 0;
     auto tasks = make_tasks<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, total);
     std::vector<std::size_t> offsets;
     offsets.reserve(tasks.size());
     for (const auto& t : tasks) offsets.push_back(t.first_item);
-    auto state = std::make_shared<detail::CollectState<R>>(total, std::move(offsets));
+    auto state = std::make_shared<detail::CollectState<R>>(
+        total, std::move(offsets),
+        detail::CollectCallbacks<R>{std::move(callbacks.callback), std::move(callbacks.error_callback)});
     for (auto& t : tasks) t.sink = state;
-    submit(std::move(tasks), job);
+    const bool empty = tasks.empty();
+    submit(std::move(tasks), job);  // ValueError when not running, even for no items (as Python)
+    if (empty) state->settle_empty();
     return MapResult<R>(std::move(state));
   }
 
