@@ -178,6 +178,9 @@ class PoolCore {
   const std::size_t m_maxtasks;
   const std::string m_start_method;
   std::optional<ProcessTarget> m_initializer;
+  // The recycled shared-memory segments tasks' large blocks go into (see blob_segments.hpp):
+  // kept while the pool lives.
+  const std::shared_ptr<void> m_blob_segments = retain_blob_segments();
   UniqueFd m_wake;  // eventfd: submit/close/terminate wake the manager
 
   std::mutex m_mutex;                 // guards m_state, m_queue, m_next_job, m_broken
@@ -203,7 +206,9 @@ PoolCore::PoolCore(PoolOptions options)
   (void)get_context(m_start_method);  // ValueError for an unknown method
   if (options.initializer) {
     const ProcessTarget& t = *options.initializer.target();
-    m_initializer = ProcessTarget{t.entry, t.fn, Payload{t.args.bytes, {}, 0, {}}};
+    Payload args;
+    args.bytes = t.args.bytes;
+    m_initializer = ProcessTarget{t.entry, t.fn, std::move(args)};
   }
   const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw_os_error(errno, "eventfd");

@@ -1,11 +1,15 @@
-// The OS side of serialize.hpp: the memfd that carries large blocks, and owned descriptors.
+// The OS side of serialize.hpp: the memfd (or recycled segment) that carries large blocks, and
+// owned descriptors.
 #include <concur/multiprocessing/serialize.hpp>
+
+#include "blob_segments.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace concur::multiprocessing::detail {
 
@@ -14,7 +18,21 @@ void close_fd(int fd) noexcept {
   ::close(fd);
 }
 
+namespace {
+thread_local bool t_recycled_blobs = false;  // a RecycledBlobScope is alive on this thread
+}  // namespace
+
+RecycledBlobScope::RecycledBlobScope() noexcept : m_previous(std::exchange(t_recycled_blobs, true)) {}
+RecycledBlobScope::~RecycledBlobScope() { t_recycled_blobs = m_previous; }
+bool RecycledBlobScope::active() noexcept { return t_recycled_blobs; }
+
 void BlobWriter::append(const void* data, std::size_t size) {
+  if (!m_fd && !m_segment && t_recycled_blobs) m_segment = acquire_blob_segment();
+  if (m_segment) {
+    blob_segment_write(*m_segment, m_size, data, size);
+    m_size += size;
+    return;
+  }
   if (!m_fd) {
     const int fd = ::memfd_create("concur-blob", MFD_CLOEXEC);
     if (fd < 0) throw_os_error(errno, "memfd_create");
@@ -31,6 +49,14 @@ void BlobWriter::append(const void* data, std::size_t size) {
     size -= static_cast<std::size_t>(n);
     m_size += static_cast<std::uint64_t>(n);
   }
+}
+
+UniqueFd BlobWriter::take() {
+  if (!m_segment) return std::move(m_fd);
+  // The payload's own descriptor of the segment (the segment keeps its own for reuse).
+  const int copy = ::fcntl(blob_segment_fd(*m_segment), F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) throw_os_error(errno, "dup");
+  return UniqueFd(copy);
 }
 
 std::uint64_t OutputArchive::attach_fd(int fd) {

@@ -187,39 +187,39 @@ std::vector<UniqueFd> recv_fds(int sock, std::size_t count) {
 
 bool FrameReader::read_some(int fd) {
   constexpr std::size_t chunk = 256 * 1024;
-  if (m_pos > 0 && m_pos == m_buf.size()) {
-    m_buf.clear();
+  if (m_pos == m_end) {
     m_pos = 0;
-  } else if (m_pos > m_buf.size() / 2 && m_pos > chunk) {
-    m_buf.erase(0, m_pos);
+    m_end = 0;
+  } else if (m_pos > m_end / 2 && m_pos > chunk) {
+    std::memmove(m_buf.data(), m_buf.data() + m_pos, m_end - m_pos);
+    m_end -= m_pos;
     m_pos = 0;
   }
-  const std::size_t old = m_buf.size();
-  // resize_and_overwrite is C++23; a resize zero-fills, which costs little next to the read.
-  m_buf.resize(old + chunk);
-  const ssize_t n = recv_with_fds(fd, m_buf.data() + old, chunk, m_fds, MSG_DONTWAIT);
+  // The buffer only grows (zero-filled then, once): a read into it must not clear a chunk
+  // each time, which cost a 256 KiB memset per task in a pool worker.
+  if (m_buf.size() < m_end + chunk) m_buf.resize(m_end + chunk);
+  const ssize_t n = recv_with_fds(fd, m_buf.data() + m_end, chunk, m_fds, MSG_DONTWAIT);
   if (n < 0) {
-    m_buf.resize(old);
     if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
     if (errno == ECONNRESET) return false;
     throw_os_error(errno, "receiving on a channel");
   }
-  m_buf.resize(old + static_cast<std::size_t>(n));
+  m_end += static_cast<std::size_t>(n);
   return n > 0;
 }
 
 std::optional<Frame> FrameReader::next() {
-  if (m_buf.size() - m_pos < sizeof(FrameHeader)) return std::nullopt;
+  if (m_end - m_pos < sizeof(FrameHeader)) return std::nullopt;
   Frame f;
   std::memcpy(&f.header, m_buf.data() + m_pos, sizeof(FrameHeader));
   check_header(f.header);
-  if (m_buf.size() - m_pos - sizeof(FrameHeader) < f.header.length) return std::nullopt;
+  if (m_end - m_pos - sizeof(FrameHeader) < f.header.length) return std::nullopt;
   if ((f.header.flags & frame_has_blob) != 0) {
     if (m_fds.empty()) throw OSError(EPROTO, "a message lost its shared-memory descriptor");
     f.blob = std::move(m_fds.front());
     m_fds.pop_front();
   }
-  f.bytes.assign(m_buf, m_pos + sizeof(FrameHeader), f.header.length);
+  f.bytes.assign(m_buf.data() + m_pos + sizeof(FrameHeader), f.header.length);
   m_pos += sizeof(FrameHeader) + f.header.length;
   return f;
 }

@@ -60,8 +60,9 @@ class FrameReader {
   std::optional<Frame> next();
 
  private:
-  std::string m_buf;           // unparsed bytes start at m_pos
+  std::vector<char> m_buf;     // bytes read are [0, m_end); the unparsed ones start at m_pos
   std::size_t m_pos = 0;
+  std::size_t m_end = 0;
   std::deque<UniqueFd> m_fds;  // descriptors received, in order
 };
 

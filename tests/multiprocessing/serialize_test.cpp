@@ -2,12 +2,22 @@
 // large blocks travel through shared memory; bad input is a SerializationError, never UB.
 #include <concur/multiprocessing/serialize.hpp>
 
+#include <concur/multiprocessing/pool.hpp>
+
 #include <gtest/gtest.h>
 
+#include "mp_test_environment.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <complex>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -19,6 +29,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "../../src/multiprocessing/blob_segments.hpp"  // SegmentMappings: private to the library
 
 namespace mp = concur::multiprocessing;
 
@@ -221,3 +233,205 @@ TEST(Serialize, FuzzedBytesNeverCrashTheDecoder) {
   }
   EXPECT_LT(decoded, 3000);
 }
+
+// ---- recycled shared-memory segments (a Pool's tasks) --------------------------------------
+
+namespace {
+
+std::uint64_t inode_of(const mp::detail::UniqueFd& fd) {
+  struct stat st {};
+  EXPECT_EQ(::fstat(fd.get(), &st), 0);
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+mp::Payload serialize_recycled(const std::vector<std::uint32_t>& value) {
+  const mp::detail::RecycledBlobScope scope;
+  return mp::serialize(value);
+}
+
+std::vector<std::uint32_t> counting(std::size_t n, std::uint32_t first) {
+  std::vector<std::uint32_t> v(n);
+  std::iota(v.begin(), v.end(), first);
+  return v;
+}
+
+}  // namespace
+
+TEST(Serialize, ASegmentIsReusedOnlyOnceThePayloadThatHeldItIsGone) {
+  const auto retained = mp::detail::retain_blob_segments();
+  const auto a = counting(1 << 18, 0);  // 1 MiB
+  const auto b = counting(1 << 18, 7);
+  std::uint64_t first_inode = 0;
+  {
+    mp::Payload p = serialize_recycled(a);
+    ASSERT_TRUE(p.blob);
+    ASSERT_TRUE(p.blob_lease);
+    first_inode = inode_of(p.blob);
+    mp::Payload q = serialize_recycled(b);  // `p` still holds its segment: another one
+    EXPECT_NE(inode_of(q.blob), first_inode);
+    EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(p), a);
+    EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(q), b);
+  }
+  // Both are free again: the next payload gets one of them, and its own content.
+  mp::Payload r = serialize_recycled(b);
+  mp::Payload s = serialize_recycled(a);
+  EXPECT_TRUE(inode_of(r.blob) == first_inode || inode_of(s.blob) == first_inode);
+  EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(r), b);
+  EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(s), a);
+}
+
+TEST(Serialize, WithoutARetainedSetOrOutsideAScopeABlobGetsAMemfdOfItsOwn) {
+  const auto value = counting(1 << 16, 3);
+  mp::Payload unretained = serialize_recycled(value);  // no pool retains the segments
+  ASSERT_TRUE(unretained.blob);
+  EXPECT_FALSE(unretained.blob_lease);
+  EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(unretained), value);
+
+  const auto retained = mp::detail::retain_blob_segments();
+  mp::Payload unscoped = mp::serialize(value);
+  ASSERT_TRUE(unscoped.blob);
+  EXPECT_FALSE(unscoped.blob_lease);
+  EXPECT_FALSE(mp::detail::RecycledBlobScope::active());
+}
+
+TEST(Serialize, AReusedSegmentLargerThanTheBlobYieldsExactlyTheBlob) {
+  const auto retained = mp::detail::retain_blob_segments();
+  { mp::Payload big = serialize_recycled(counting(1 << 20, 1)); }  // 4 MiB: grows the segment
+  const auto small = counting(1 << 15, 9);                           // 128 KiB into it
+  mp::Payload p = serialize_recycled(small);
+  struct stat st {};
+  ASSERT_EQ(::fstat(p.blob.get(), &st), 0);
+  EXPECT_GT(static_cast<std::uint64_t>(st.st_size), p.blob_size);  // stale bytes lie beyond the blob
+  EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(p), small);
+  // A size that claims more than the blob, or less, is refused (the header must agree).
+  EXPECT_THROW(mp::deserialize<std::vector<std::uint32_t>>(p.bytes, p.blob.get(), p.blob_size + 4), mp::SerializationError);
+  EXPECT_THROW(mp::deserialize<std::vector<std::uint32_t>>(p.bytes, p.blob.get(), p.blob_size - 4), mp::SerializationError);
+}
+
+// The blob's lengths live in the message: corrupt ones must never read outside the blob,
+// whether it is read from the descriptor or from the receiver's mapping (blob_view).
+TEST(Serialize, FuzzedBlockLengthsNeverReadOutsideTheBlob) {
+  const auto retained = mp::detail::retain_blob_segments();
+  using Target = std::tuple<std::vector<std::uint32_t>, std::string, std::vector<double>>;
+  const Target sample{counting(1 << 15, 0), std::string(mp::shared_memory_threshold, 'z'), std::vector<double>(1 << 13, 0.5)};
+  mp::Payload good;
+  {
+    const mp::detail::RecycledBlobScope scope;
+    good = mp::serialize(sample);
+  }
+  ASSERT_TRUE(good.blob_lease);
+  // A copy of the blob, exactly blob_size bytes, in memory of its own: AddressSanitizer
+  // reports any read beyond it.
+  std::vector<unsigned char> mirror(good.blob_size);
+  ASSERT_EQ(::pread(good.blob.get(), mirror.data(), mirror.size(), 0), static_cast<ssize_t>(mirror.size()));
+  good.blob_view = mirror.data();
+  EXPECT_EQ(mp::deserialize<Target>(good), sample);
+
+  // The three lengths sit at known places: after the header, behind each block's inline
+  // length. Replace them with random, boundary and huge values.
+  std::mt19937_64 rng(777);
+  const std::size_t length_at[] = {mp::detail::payload_header_size, mp::detail::payload_header_size + 8,
+                                   mp::detail::payload_header_size + 16};
+  int decoded = 0;
+  for (int round = 0; round < 600; ++round) {
+    std::string bytes = good.bytes;
+    const std::size_t at = length_at[rng() % 3];
+    std::uint64_t n = 0;
+    std::memcpy(&n, bytes.data() + at, sizeof n);
+    switch (round % 4) {
+      case 0: n += 1 + rng() % 1024; break;
+      case 1: n = n > 0 ? n - 1 - rng() % std::min<std::uint64_t>(n, 1024) : 1; break;
+      case 2: n = good.blob_size + rng() % 16; break;
+      default: n = rng();
+    }
+    std::memcpy(bytes.data() + at, &n, sizeof n);
+    for (const bool mapped : {false, true}) {
+      try {
+        (void)mp::deserialize<Target>(bytes, mapped ? -1 : good.blob.get(), good.blob_size, {}, mapped ? mirror.data() : nullptr);
+        ++decoded;
+      } catch (const mp::SerializationError&) {
+      }
+    }
+  }
+  EXPECT_EQ(decoded, 0);  // every changed length leaves bytes over or runs short: refused
+}
+
+// What a pool worker does with the descriptor of a task's blob (private to the library: the
+// test reaches into src/ for it).
+TEST(Serialize, AWorkersMappingOfASegmentIsCheckedAgainstTheFileAndKept) {
+  const auto retained = mp::detail::retain_blob_segments();
+  const auto value = counting(1 << 17, 5);
+  mp::Payload p = serialize_recycled(value);
+  ASSERT_TRUE(p.blob_lease);
+  mp::detail::SegmentMappings mappings;
+  const unsigned char* view = mappings.view(p.blob.get(), p.blob_size);
+  ASSERT_NE(view, nullptr);
+  ASSERT_EQ(std::memcmp(view, value.data(), 16), 0);
+  p.blob_view = view;
+  EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(p), value);
+  // The same file through another descriptor (as the next task brings it): the same mapping,
+  // or none where the kernel does not let us compare open files (the fd is read then).
+  const int again = ::dup(p.blob.get());
+  ASSERT_GE(again, 0);
+  const mp::detail::UniqueFd other(again);
+  const unsigned char* second = mappings.view(other.get(), p.blob_size);
+  EXPECT_TRUE(second == view || second == nullptr);
+  // A blob said to be longer than the file holds is refused before anything is read.
+  struct stat st {};
+  ASSERT_EQ(::fstat(p.blob.get(), &st), 0);
+  EXPECT_THROW((void)mappings.view(p.blob.get(), static_cast<std::uint64_t>(st.st_size) + 1), mp::SerializationError);
+  // Another file with other content is never mistaken for the first.
+  mp::Payload q = serialize_recycled(counting(1 << 17, 99));
+  const unsigned char* third = mappings.view(q.blob.get(), q.blob_size);
+  if (third != nullptr) {
+    EXPECT_NE(third, view);
+    q.blob_view = third;
+  }
+  EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(q), counting(1 << 17, 99));
+  // The first segment comes back grown for a larger blob: it is mapped again, whole.
+  p = mp::Payload{};
+  mp::Payload grown = serialize_recycled(counting(1 << 20, 3));  // 4 MiB
+  const unsigned char* fourth = mappings.view(grown.blob.get(), grown.blob_size);
+  if (fourth != nullptr) grown.blob_view = fourth;
+  EXPECT_EQ(mp::deserialize<std::vector<std::uint32_t>>(grown), counting(1 << 20, 3));
+}
+
+// ---- a Pool's tasks in recycled segments ----------------------------------------------------
+
+namespace {
+
+// Sums the bytes; a block whose bytes are all 13 kills its worker while it holds the task.
+std::uint64_t sum_or_die(std::vector<unsigned char> data) {
+  if (data.front() == 13) ::kill(::getpid(), SIGKILL);
+  std::uint64_t sum = 0;
+  for (unsigned char b : data) sum += b;
+  return sum;
+}
+
+class RecycledPoolBlocks : public testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+TEST_P(RecycledPoolBlocks, AWorkerKilledHoldingABlockFailsOnlyItsTaskAndLaterTasksReadTheirOwnBytes) {
+  mp::Pool pool({.processes = 2, .start_method = GetParam()});
+  constexpr std::size_t size = 256 * 1024;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<mp::AsyncResult<std::uint64_t>> results;
+    for (int i = 0; i < 6; ++i) {
+      const auto fill = static_cast<unsigned char>(round == 0 && i == 2 ? 13 : 20 * round + i + 1);
+      results.push_back(pool.apply_async(sum_or_die, std::vector<unsigned char>(size, fill)));
+    }
+    for (int i = 0; i < 6; ++i) {
+      if (round == 0 && i == 2) {
+        EXPECT_THROW(results[static_cast<std::size_t>(i)].get(), concur::ProcessError);
+      } else {
+        EXPECT_EQ(results[static_cast<std::size_t>(i)].get(), size * static_cast<std::uint64_t>(20 * round + i + 1));
+      }
+    }
+  }
+  pool.close();
+  pool.join();
+}
+
+INSTANTIATE_TEST_SUITE_P(StartMethods, RecycledPoolBlocks, testing::Values("fork", "forkserver"),
+                         [](const testing::TestParamInfo<std::string>& info) { return info.param; });

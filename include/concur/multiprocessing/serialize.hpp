@@ -15,7 +15,10 @@
 //     anonymous shared-memory file (memfd) per message, whose descriptor travels beside the
 //     bytes (SCM_RIGHTS over the Unix socket of a Connection, a Queue or a Pool). The receiver
 //     reads them straight into the destination container; nothing large goes through the
-//     socket buffer byte by byte;
+//     socket buffer byte by byte. A Pool's tasks (serialized under a RecycledBlobScope) take
+//     that file from a set of recycled, already mapped segments instead of creating one: the
+//     blocks are copied into warm pages, and the file goes back to the set once the task is
+//     done (see src/multiprocessing/blob_segments.hpp);
 //   * the encoded form is a Payload (bytes + optional blob descriptor), not a stream.
 //
 // What is serializable out of the box: arithmetic types, enums, std::string, std::vector,
@@ -62,6 +65,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -84,21 +88,59 @@ struct Payload {
   /// Descriptors the value carries (a Connection passed to a Process): referenced by index
   /// from the bytes, handed to the child along with them.
   std::vector<detail::UniqueFd> fds;
+  /// Keeps a recycled segment (see RecycledBlobScope) checked out while the payload lives;
+  /// empty for a blob in a memfd of its own.
+  std::shared_ptr<void> blob_lease;
+  /// The receiver's mapping of the blob's `blob_size` bytes (owned elsewhere, valid while the
+  /// payload is decoded), read instead of `blob` when set: a pool worker maps the recycled
+  /// segments once (see SegmentMappings in src/multiprocessing/blob_segments.hpp).
+  const unsigned char* blob_view = nullptr;
 };
 
 namespace detail {
 
-/// Appends blocks to a lazily created memfd (defined in src/multiprocessing/serialize.cpp).
+/// A recycled shared-memory segment (defined in src/multiprocessing/blob_segments.cpp).
+struct BlobSegment;
+
+/// While one is alive on the calling thread, serialize() writes large blocks into a recycled
+/// segment of the process (when one is retained, see retain_blob_segments) rather than a fresh
+/// memfd. Only for payloads that no process reads after the payload is destroyed: the segment
+/// is reused as soon as the payload (its blob_lease) is gone. A Pool's tasks qualify: the pool
+/// drops a task only once the worker that read it answered, died or was killed.
+class RecycledBlobScope {
+ public:
+  RecycledBlobScope() noexcept;
+  ~RecycledBlobScope();
+  RecycledBlobScope(const RecycledBlobScope&) = delete;
+  RecycledBlobScope& operator=(const RecycledBlobScope&) = delete;
+  /// True while a scope is alive on the calling thread.
+  [[nodiscard]] static bool active() noexcept;
+
+ private:
+  bool m_previous;
+};
+
+/// Keeps the process's recycled segments (and the free ones' memory, up to 256 MiB) alive
+/// while the returned handle lives; a Pool holds one. Without any, RecycledBlobScope has no
+/// effect. Thread-safe.
+std::shared_ptr<void> retain_blob_segments();
+
+/// Appends blocks to a lazily created memfd, or to a recycled segment under a
+/// RecycledBlobScope (defined in src/multiprocessing/serialize.cpp).
 class BlobWriter {
  public:
   /// Appends `size` bytes; throws OSError when the memfd cannot be created or written.
   void append(const void* data, std::size_t size);
   [[nodiscard]] std::uint64_t size() const noexcept { return m_size; }
-  /// The memfd (empty if nothing was appended); the writer is empty afterwards.
-  UniqueFd take() noexcept { return std::move(m_fd); }
+  /// The blob's descriptor (empty if nothing was appended); OSError when a recycled segment's
+  /// descriptor cannot be duplicated. The writer is empty afterwards, but for take_lease().
+  UniqueFd take();
+  /// The recycled segment the blob is in (empty for a memfd of its own).
+  std::shared_ptr<void> take_lease() noexcept { return std::move(m_segment); }
 
  private:
-  UniqueFd m_fd;
+  UniqueFd m_fd;                          // a memfd of the blob's own (empty with a segment)
+  std::shared_ptr<BlobSegment> m_segment;  // or the recycled segment it is written into
   std::uint64_t m_size = 0;
 };
 
@@ -144,9 +186,11 @@ class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowE
 
 class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision> {
  public:
-  InputArchive(std::string_view bytes, int blob_fd, std::uint64_t blob_size, std::span<UniqueFd> fds = {})
+  /// `blob_view`, when not null, holds the blob's `blob_size` bytes (read instead of the fd).
+  InputArchive(std::string_view bytes, int blob_fd, std::uint64_t blob_size, std::span<UniqueFd> fds = {},
+               const unsigned char* blob_view = nullptr)
       : cereal::InputArchive<InputArchive, cereal::AllowEmptyClassElision>(this),
-        m_bytes(bytes), m_blob_fd(blob_fd), m_blob_size(blob_size), m_fds(fds) {}
+        m_bytes(bytes), m_blob_fd(blob_fd), m_blob_size(blob_size), m_fds(fds), m_blob_view(blob_view) {}
 
   /// Takes the descriptor attached at `index`; SerializationError when there is none.
   UniqueFd take_fd(std::uint64_t index) {
@@ -161,8 +205,13 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   }
   void load_block(void* data, std::size_t size) {
     if (size < shared_memory_threshold) return load_inline(data, size);
-    if (m_blob_fd < 0 || size > m_blob_size - m_blob_pos) fail("shared-memory block missing or truncated");
-    blob_read(m_blob_fd, m_blob_pos, data, size);
+    if ((m_blob_fd < 0 && m_blob_view == nullptr) || size > m_blob_size - m_blob_pos)
+      fail("shared-memory block missing or truncated");
+    if (m_blob_view != nullptr) {
+      std::memcpy(data, m_blob_view + m_blob_pos, size);
+    } else {
+      blob_read(m_blob_fd, m_blob_pos, data, size);
+    }
     m_blob_pos += size;
   }
   /// A container length: it cannot exceed the bytes that are left (each element takes at
@@ -182,6 +231,7 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
   std::uint64_t m_blob_size;
   std::uint64_t m_blob_pos = 0;
   std::span<UniqueFd> m_fds;
+  const unsigned char* m_blob_view;  // [0, m_blob_size) of the blob, or null: read m_blob_fd
 };
 
 // ---- how the archives encode cereal's primitives (save/load found by ADL on the archive
@@ -250,6 +300,7 @@ Payload serialize_as(const U& value) {
     ar(value);
     out.blob_size = ar.blob().size();
     out.blob = ar.blob().take();
+    out.blob_lease = ar.blob().take_lease();
   }
   const std::uint64_t header[2] = {detail::type_fingerprint<Declared>(), out.blob_size};
   std::memcpy(out.bytes.data(), header, sizeof header);
@@ -262,11 +313,13 @@ Payload serialize(const T& value) {
   return serialize_as<T>(value);
 }
 
-/// Decodes a T from `bytes` (+ the blob descriptor and size that came with them).
+/// Decodes a T from `bytes` (+ the blob descriptor and size that came with them, or the
+/// receiver's mapping of the blob).
 /// Throws SerializationError when the bytes are truncated, corrupt, hold another type, or do
 /// not match the blob; never reads out of bounds.
 template <class T>
-T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size = 0, std::span<detail::UniqueFd> fds = {}) {
+T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size = 0, std::span<detail::UniqueFd> fds = {},
+              const unsigned char* blob_view = nullptr) {
   static_assert(Serializable<T>,
                 "concur::multiprocessing: this type cannot cross a process boundary (see serialize()).");
   if (bytes.size() < detail::payload_header_size) detail::InputArchive::fail("truncated header");
@@ -274,10 +327,10 @@ T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size 
   std::memcpy(header, bytes.data(), sizeof header);
   if (header[0] != detail::type_fingerprint<T>())
     detail::InputArchive::fail(std::string("the message does not hold a ") + typeid(T).name());
-  if (header[1] != blob_size || (blob_size != 0 && blob_fd < 0))
+  if (header[1] != blob_size || (blob_size != 0 && blob_fd < 0 && blob_view == nullptr))
     detail::InputArchive::fail("shared-memory block size mismatch");
   T value{};
-  detail::InputArchive ar(bytes.substr(detail::payload_header_size), blob_fd, blob_size, fds);
+  detail::InputArchive ar(bytes.substr(detail::payload_header_size), blob_fd, blob_size, fds, blob_view);
   try {
     ar(value);
   } catch (const cereal::Exception& e) {
@@ -292,12 +345,12 @@ T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size 
 /// Decodes a Payload produced by serialize<T>. Descriptors it carries are moved out of it.
 template <class T>
 T deserialize(Payload& payload) {
-  return deserialize<T>(payload.bytes, payload.blob.get(), payload.blob_size, payload.fds);
+  return deserialize<T>(payload.bytes, payload.blob.get(), payload.blob_size, payload.fds, payload.blob_view);
 }
 /// Decodes a Payload that carries no descriptors.
 template <class T>
 T deserialize(const Payload& payload) {
-  return deserialize<T>(payload.bytes, payload.blob.get(), payload.blob_size);
+  return deserialize<T>(payload.bytes, payload.blob.get(), payload.blob_size, {}, payload.blob_view);
 }
 
 }  // namespace concur::multiprocessing

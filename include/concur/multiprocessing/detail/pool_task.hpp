@@ -151,6 +151,9 @@ PoolTask make_task(F fn, It first, It last, std::size_t count) {
                 "concur::multiprocessing: the function's result cannot cross back from the worker "
                 "(see serialize.hpp for what can).");
   PoolTask t;
+  // The pool drops the task only once no worker reads it any more: its blocks may go into a
+  // recycled segment.
+  const RecycledBlobScope recycled_blobs;
   t.entry = &run_chunk<F, ArgTuple>;
   t.fn = function_word(fn);
   if constexpr (ChunkWire<ArgTuple>::flat) {
