@@ -59,9 +59,14 @@ constexpr std::string_view k_hello = "Hello, World!";
 constexpr std::string_view k_hello_response =
     "HTTP/1.1 200 OK\r\nServer: concur\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
 
+/// True if the answer to `req` is k_hello_response.
+bool is_hello(const http::Request& req) noexcept {
+  return req.method == "GET" && req.target == "/" && req.keep_alive && req.minor_version == 1;
+}
+
 /// Appends the response to `req` to `out`.
 void respond(const http::Request& req, std::string& out) {
-  if (req.method == "GET" && req.target == "/" && req.keep_alive && req.minor_version == 1) {
+  if (is_hello(req)) {
     out.append(k_hello_response);
     return;
   }
@@ -104,16 +109,29 @@ bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWri
   std::size_t used = 0;
   bool close = false;
   reply.clear();
+  // A read holding one keep-alive GET / (the common case) is answered with the constant itself,
+  // not a copy: the first response is only copied into `reply` when another one follows.
+  bool hello_pending = false;
+  auto flush_hello = [&] {
+    if (hello_pending) reply.append(k_hello_response);
+    hello_pending = false;
+  };
   while (used < data.size()) {
     http::Request req;
     const http::Result r = parser.parse(data.substr(used), req);
     if (r.status == http::Status::incomplete) break;
     if (r.status == http::Status::error) {
+      flush_hello();
       respond_error(r, reply);
       close = true;
       break;
     }
-    respond(req, reply);
+    if (used == 0 && is_hello(req)) {
+      hello_pending = true;
+    } else {
+      flush_hello();
+      respond(req, reply);
+    }
     used += r.consumed;
     if (!req.keep_alive) {
       close = true;
@@ -121,7 +139,11 @@ bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWri
     }
   }
   reader.consume(close ? data.size() : used);
-  if (!reply.empty()) writer.write(reply);
+  if (hello_pending) {
+    writer.write(k_hello_response);
+  } else if (!reply.empty()) {
+    writer.write(reply);
+  }
   return close;
 }
 
@@ -130,7 +152,10 @@ bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWri
 Task<void> serve_client(const http::Limits* limits, StreamReader reader, StreamWriter writer) {
   try {
     while (!answer_buffered(*limits, reader, writer)) {
-      co_await writer.drain();  // returns at once unless the client does not read its answers
+      // Flow control: wait while the client does not read its answers. With nothing queued
+      // (the answer went out at once, the common case) drain() would return at once, so it is
+      // not awaited then; a lost connection is reported by wait_for_data() just the same.
+      if (writer.get_write_buffer_size() > 0) co_await writer.drain();
       const std::size_t before = reader.buffered().size();
       co_await reader.wait_for_data();
       if (reader.buffered().size() == before) break;  // EOF (a partial request is dropped)

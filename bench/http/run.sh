@@ -8,9 +8,11 @@
 # For every connection count and round, each server is started fresh and measured three ways:
 #   idle       hold.py opens N keep-alive connections, makes one request on each and holds
 #              them idle: (RSS with them open - RSS before) / N is the memory per connection
-#   keepalive  wrk -c N for DURATION seconds: req/s, p99 latency, and the server's CPU time
-#              per request (exact run time from /proc/<pid>/task/*/schedstat, split into
-#              user and system by the clock ticks of /proc/<pid>/stat)
+#   keepalive  wrk -c N for DURATION seconds (at least STORM_DURATION from 10,000 connections
+#              on): req/s, p99 latency, and the server's CPU time per request (exact run time
+#              from /proc/<pid>/task/*/schedstat, split into user and system by the clock ticks
+#              of /proc/<pid>/stat). It starts once the server has closed hold.py's
+#              connections (its open files are back to their number before them).
 #   pipelined  (at the first connection count) the same with 16 requests in each write
 # report.py prints the medians over the rounds and checks issue 4's targets.
 #
@@ -26,6 +28,9 @@ usage: $0 [--rounds N] [--duration S] [--conns "100 1000 10000"] [--servers "...
 
   --rounds N       rounds; the table shows medians (default 3)
   --duration S     seconds of each wrk run (default 5)
+  --storm-duration S  at least this many seconds for runs of 10,000 connections or more
+                   (default 10): wrk opens all its connections at once, and a server that
+                   takes seconds to accept and set them up must get past that storm
   --conns LIST     connection counts (default "100 1000 10000")
   --servers LIST   any of: concur epoll asio py-streams py-protocol uvloop-streams
                    uvloop-protocol (default: all)
@@ -39,6 +44,7 @@ USAGE
 
 rounds=3
 duration=5
+storm_duration=10
 conns_list="100 1000 10000"
 servers="concur epoll asio py-streams py-protocol uvloop-streams uvloop-protocol"
 build_dir=""
@@ -51,6 +57,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds="${2:?}"; shift 2 ;;
     --duration) duration="${2:?}"; shift 2 ;;
+    --storm-duration) storm_duration="${2:?}"; shift 2 ;;
     --conns) conns_list="${2:?}"; shift 2 ;;
     --servers) servers="${2:?}"; shift 2 ;;
     --build-dir) build_dir="${2:?}"; shift 2 ;;
@@ -63,7 +70,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "$0: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
-for n in "$rounds" "$duration" $conns_list; do
+for n in "$rounds" "$duration" "$storm_duration" $conns_list; do
   if ! [[ "$n" =~ ^[1-9][0-9]*$ ]]; then echo "$0: '$n' is not a positive integer" >&2; exit 2; fi
 done
 for tool in wrk taskset; do
@@ -138,18 +145,24 @@ stop_server() {
 cpu_ticks() { awk '{print $14, $15}' "/proc/$server_pid/stat"; }     # utime stime (clock ticks)
 # Run time of every thread of the server in nanoseconds (schedstat is exact; the clock ticks
 # of /proc/<pid>/stat are 10 ms apart, too coarse for a few seconds of a loaded machine).
-cpu_ns() { cat /proc/"$server_pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
+# "%.0f", not "%d": Debian's awk (mawk) clamps %d to 2^31 - 1, i.e. 2.147 s of run time, after
+# which every difference read 0 (the pipelined runs, which come after a keep-alive run, showed
+# "cpu/req 0.000+0.000 µs" for every server).
+cpu_ns() { cat /proc/"$server_pid"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status"; }
+open_fds() { find "/proc/$server_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 tck="$(getconf CLK_TCK)"
 
 # wrk run: prints "reqs_per_s p99_ms user_us_per_req sys_us_per_req". The total is the exact
 # run time (schedstat); the clock ticks of /proc/<pid>/stat only split it into user and system.
 measure_wrk() {
   local conns="$1"; shift
+  local seconds="$duration"
+  if [[ "$conns" -ge 10000 && "$storm_duration" -gt "$duration" ]]; then seconds="$storm_duration"; fi
   read -r u0 s0 < <(cpu_ticks)
   local ns0 ns1
   ns0="$(cpu_ns)"
-  taskset -c "$client_core" wrk -t1 -c"$conns" -d"${duration}s" --timeout 10s --latency "$@" \
+  taskset -c "$client_core" wrk -t1 -c"$conns" -d"${seconds}s" --timeout 10s --latency "$@" \
     "http://127.0.0.1:$port/" >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; echo "- - - -"; return 0; }
   ns1="$(cpu_ns)"
   read -r u1 s1 < <(cpu_ticks)
@@ -170,8 +183,9 @@ measure_wrk() {
 
 # Idle connections: prints the RSS growth per connection in KiB ("-" if hold.py failed).
 measure_idle() {
-  local conns="$1" before after hold_pid fd held=""
+  local conns="$1" before after hold_pid fd held="" fds_before
   before="$(rss_kib)"
+  fds_before="$(open_fds)"
   rm -f "$work/hold.in" "$work/hold.out"
   mkfifo "$work/hold.in"
   taskset -c "$client_core" "$python" "$here/hold.py" "$port" "$conns" <"$work/hold.in" >"$work/hold.out" 2>&1 &
@@ -185,6 +199,12 @@ measure_idle() {
   after="$(rss_kib)"
   exec {fd}>&-
   wait "$hold_pid" 2>/dev/null || true
+  # The server must have closed them all before wrk starts: a slow server (Python needs about
+  # 1 s of CPU for 10,000) would otherwise still be closing them during the keep-alive run.
+  for _ in $(seq 1 600); do
+    [[ "$(open_fds)" -le $((fds_before + 2)) ]] && break
+    sleep 0.05
+  done
   if [[ -z "$held" ]]; then echo "  (hold.py: $(tail -1 "$work/hold.out"))" >&2; echo "-"; return; fi
   awk -v b="$before" -v a="$after" -v n="$conns" 'BEGIN { printf "%.3f\n", (a - b) / n }'
 }
@@ -192,7 +212,7 @@ measure_idle() {
 results="$work/results.tsv"
 : >"$results"
 first_conns="${conns_list%% *}"
-echo "servers on core $server_core, wrk on core $client_core, ${duration}s a run, $rounds round(s)" >&2
+echo "servers on core $server_core, wrk on core $client_core, ${duration}s a run (at least ${storm_duration}s from 10,000 connections), $rounds round(s)" >&2
 for round in $(seq 1 "$rounds"); do
   for conns in $conns_list; do
     for s in $servers; do

@@ -505,7 +505,12 @@ void EventLoop::close() {
     t->release();  // ours
   }
 
-  // libuv: close our handles, let their close callbacks run, then the loop.
+  // The connections, servers, datagram endpoints, children and signal handlers still open
+  // (their owners outlive the loop, or nobody closed them) are closed now, as Python's
+  // asyncio.run() leaves no transport open: each owner is closed for good from here on.
+  impl.close_handles();
+
+  // libuv: close our handles, let every close callback run, then the loop.
   // (NOWAIT, not DEFAULT: a handle somebody else left open must not block close() forever.)
   auto closed = [](uv_handle_t* h) { --static_cast<detail::LoopImpl*>(h->data)->closing; };
   impl.timer.data = &impl;
@@ -513,7 +518,14 @@ void EventLoop::close() {
   impl.closing = 2;
   uv_close(reinterpret_cast<uv_handle_t*>(&impl.timer), closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&impl.async), closed);
-  while (impl.closing > 0) uv_run(&impl.loop, UV_RUN_NOWAIT);
+  auto any_closing = [&impl] {
+    bool any = false;
+    uv_walk(
+        &impl.loop, [](uv_handle_t* h, void* arg) { *static_cast<bool*>(arg) |= uv_is_closing(h) != 0; }, &any);
+    return any;
+  };
+  // A close callback may close another handle (it then waits for the next iteration).
+  while (impl.closing > 0 || any_closing()) uv_run(&impl.loop, UV_RUN_NOWAIT);
   std::size_t live = 0;
   uv_walk(&impl.loop, [](uv_handle_t*, void* arg) { ++*static_cast<std::size_t*>(arg); }, &live);
   const int err = uv_loop_close(&impl.loop);

@@ -5,6 +5,7 @@
 
 #include <uv.h>
 
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,7 +63,62 @@ class TimerBuckets {
   std::size_t m_armed = 0;
 };
 
+/// A libuv handle of the networking code (a stream transport, a server, a datagram endpoint, a
+/// child process, a signal handler) that EventLoop::close() closes if it is still open: its
+/// owner links it to the loop (LoopImpl::attach) when the handle is initialised and unlinks it
+/// (LoopImpl::detach) once nothing is left for close() to do: when it closes the handle, or in
+/// the close callback if the owner may still need closing until then (a connection waiting for
+/// its queued writes before it closes its handle). close() unlinks every node still linked
+/// and calls its hook, which uv_close()s the handle (the close callback then runs inside
+/// close()'s last uv_run) and leaves the owner closed for good: an owner that outlives its loop
+/// never touches libuv again. An intrusive list, so that linking costs no allocation.
+struct LoopHandle {
+  /// Closes the owner's handle at loop close (see above). Loop thread, inside EventLoop::close().
+  using CloseHook = void (*)(LoopHandle*) noexcept;
+  LoopHandle(CloseHook hook, void* owner) noexcept : m_hook(hook), m_owner(owner) {}
+  LoopHandle(const LoopHandle&) = delete;
+  LoopHandle& operator=(const LoopHandle&) = delete;
+  ~LoopHandle() { assert(!m_linked); }
+
+  CloseHook m_hook;
+  void* m_owner;                 // the object the hook closes
+  LoopHandle* m_prev = nullptr;  // links in LoopImpl::handles (loop thread only)
+  LoopHandle* m_next = nullptr;
+  bool m_linked = false;         // true while in a loop's list (so: while that loop is open)
+};
+
 struct LoopImpl {
+  /// Links `h` (not linked yet) to the loop: close() will close it.
+  void attach(LoopHandle& h) noexcept {
+    assert(!h.m_linked);
+    h.m_prev = nullptr;
+    h.m_next = handles;
+    if (handles != nullptr) handles->m_prev = &h;
+    handles = &h;
+    h.m_linked = true;
+  }
+  /// Unlinks `h` if it is linked (to this loop: a node is only ever linked to its own loop).
+  void detach(LoopHandle& h) noexcept {
+    if (!h.m_linked) return;
+    if (h.m_prev != nullptr) h.m_prev->m_next = h.m_next; else handles = h.m_next;
+    if (h.m_next != nullptr) h.m_next->m_prev = h.m_prev;
+    h.m_prev = h.m_next = nullptr;
+    h.m_linked = false;
+  }
+  /// detach(h) for the owner of `h` on `loop`; does not touch `loop` when `h` is not linked
+  /// (the loop may be gone then).
+  static void detach(EventLoop& loop, LoopHandle& h) noexcept {
+    if (h.m_linked) loop.impl().detach(h);
+  }
+  /// Unlinks every node and calls its hook (EventLoop::close()); hooks may attach or detach
+  /// other nodes meanwhile.
+  void close_handles() noexcept {
+    while (LoopHandle* h = handles) {
+      detach(*h);
+      h->m_hook(h);
+    }
+  }
+
   uv_loop_t loop{};
   uv_timer_t timer{};  // wakes uv_run when the earliest bucket is due
   uv_async_t async{};  // wakes uv_run for call_soon_threadsafe
@@ -70,6 +126,7 @@ struct LoopImpl {
   TimerBuckets timers;
   std::unique_ptr<futures::ThreadPoolExecutor> executor;  // created on first use
   int closing = 0;  // our own handles whose close callback has not run yet (close())
+  LoopHandle* handles = nullptr;  // the networking code's open handles (loop thread only)
 };
 
 }  // namespace concur::asyncio::detail

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 
+#include "loop_impl.hpp"
 #include "net_uv.hpp"
 
 namespace concur::asyncio {
@@ -54,6 +55,7 @@ class DatagramState {
     fail_waiters(UV_EBADF);
     uv_close(reinterpret_cast<uv_handle_t*>(&m_handle), [](uv_handle_t* h) {
       auto* s = static_cast<DatagramState*>(h->data);
+      LoopImpl::detach(*s->m_loop, s->m_loop_handle);
       s->m_closed = true;
       if (s->m_orphan) delete s;
     });
@@ -87,7 +89,10 @@ class DatagramState {
   }
 
   void send(std::string_view data, const sockaddr* addr) {
-    if (m_closing) return;
+    if (m_closing) {
+      if (m_loop_closed) throw RuntimeError("sendto() on an endpoint whose event loop is closed");
+      return;  // dropped, as Python does
+    }
     uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
     if (m_queued == 0) {
       const int n = uv_udp_try_send(&m_handle, &buf, 1, addr);
@@ -111,8 +116,13 @@ class DatagramState {
     m_queued += data.size();
   }
 
+  /// The handle is initialised: EventLoop::close() closes it if it is still open then.
+  void attach() noexcept { m_loop->impl().attach(m_loop_handle); }
+
   uv_udp_t m_handle{};
-  EventLoop* m_loop;
+  EventLoop* m_loop;                  // only dereferenced while the handle is open
+  LoopHandle m_loop_handle{&on_loop_close, this};  // linked from attach() to the close callback
+  bool m_loop_closed = false;         // closed by EventLoop::close(): sendto() raises
   std::optional<Address> m_peer;      // remote_addr, once connected
   std::size_t m_queued = 0;           // bytes in uv_udp_send requests
   bool m_closing = false;
@@ -124,6 +134,11 @@ class DatagramState {
     std::size_t size;
     char* bytes() noexcept { return reinterpret_cast<char*>(this + 1); }
   };
+  static void on_loop_close(LoopHandle* h) noexcept {
+    auto* s = static_cast<DatagramState*>(h->m_owner);
+    s->m_loop_closed = true;
+    s->close();
+  }
   static void on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) noexcept {
     thread_local std::unique_ptr<char[]> scratch(new char[64 * 1024]);
     *buf = uv_buf_init(scratch.get(), 64 * 1024);
@@ -258,6 +273,7 @@ void DatagramEndpoint::sendto(std::string_view data, std::optional<Address> addr
 }
 
 Address DatagramEndpoint::sockname() const {
+  if (state()->m_closing) detail::throw_uv_error(UV_EBADF, "getsockname: the endpoint is closed");
   sockaddr_storage ss{};
   int len = sizeof ss;
   if (const int err = uv_udp_getsockname(&state()->m_handle, reinterpret_cast<sockaddr*>(&ss), &len); err != 0) {
@@ -291,6 +307,7 @@ Task<DatagramEndpoint> create_datagram_endpoint(DatagramOptions options) {
     detail::throw_uv_error(err, "creating a UDP socket");
   }
   uv_unref(reinterpret_cast<uv_handle_t*>(&raw->m_handle));
+  raw->attach();
   DatagramEndpoint endpoint(std::shared_ptr<detail::DatagramState>(raw, detail::DatagramState::Deleter{}));
   if (options.reuse_port) {
     uv_os_fd_t fd = -1;

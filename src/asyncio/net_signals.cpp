@@ -7,16 +7,20 @@
 #include <memory>
 #include <unordered_map>
 
+#include "loop_impl.hpp"
 #include "net_uv.hpp"
 
 namespace concur::asyncio {
 
 namespace {
 
+void on_loop_close(detail::LoopHandle* h) noexcept;
+
 struct SignalEntry {
   uv_signal_t handle{};
-  EventLoop* loop = nullptr;
+  EventLoop* loop = nullptr;  // only dereferenced while the handle is open
   std::function<void()> callback;
+  detail::LoopHandle loop_handle{&on_loop_close, this};  // linked from add to close_entry()
 };
 
 /// The handlers of the loops of this thread (a loop belongs to one thread): loop -> signal -> entry.
@@ -40,10 +44,24 @@ void on_signal(uv_signal_t* h, int) noexcept {
   }
 }
 
+/// Stops and closes the handler's handle (its loop is open); the close callback frees it.
 void close_entry(SignalEntry* e) noexcept {
+  detail::LoopImpl::detach(*e->loop, e->loop_handle);  // closing: nothing left for close() to do
   uv_signal_stop(&e->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&e->handle),
-           [](uv_handle_t* h) { delete static_cast<SignalEntry*>(h->data); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&e->handle), [](uv_handle_t* h) { delete static_cast<SignalEntry*>(h->data); });
+}
+
+/// EventLoop::close() with the handler still installed: remove it (the process's previous
+/// disposition of the signal comes back with the last handler, as with remove_signal_handler).
+void on_loop_close(detail::LoopHandle* h) noexcept {
+  auto* e = static_cast<SignalEntry*>(h->m_owner);
+  if (auto by_loop = t_handlers.find(e->loop); by_loop != t_handlers.end()) {
+    if (auto it = by_loop->second.find(e->handle.signum); it != by_loop->second.end() && it->second == e) {
+      by_loop->second.erase(it);
+    }
+    if (by_loop->second.empty()) t_handlers.erase(by_loop);
+  }
+  close_entry(e);
 }
 
 }  // namespace
@@ -61,6 +79,7 @@ void add_signal_handler(EventLoop& loop, int sig, std::function<void()> callback
   }
   entry->handle.data = entry.get();
   uv_unref(reinterpret_cast<uv_handle_t*>(&entry->handle));
+  loop.impl().attach(entry->loop_handle);
   if (const int err = uv_signal_start(&entry->handle, &on_signal, sig); err != 0) {
     close_entry(entry.release());
     if (err == UV_EINVAL) throw RuntimeError(fmt::format("sig {} cannot be caught", sig));

@@ -34,7 +34,10 @@ ServerState::ServerState(EventLoop& loop, ClientConnected cb, const ServerOption
       m_kind(kind) {
   if (!*m_cb) throw ValueError("start_server() needs a client_connected callback");
   if (m_limit == 0) throw ValueError("limit must be positive");
+  loop.impl().attach(m_loop_handle);
 }
+
+void ServerState::on_loop_close(LoopHandle* h) noexcept { static_cast<ServerState*>(h->m_owner)->close(); }
 
 ServerState::~ServerState() {
   close();
@@ -127,6 +130,7 @@ void ServerState::close() noexcept {
   if (m_closed) return;
   m_closed = true;
   m_serving = false;
+  LoopImpl::detach(m_loop, m_loop_handle);
   for (Listener* l : m_listeners) close_listener(l);
   m_listeners.clear();
   if (!m_unix_path.empty()) {

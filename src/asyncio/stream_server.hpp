@@ -53,9 +53,11 @@ class ServerState {
   bool m_serving = false;
   bool m_closed = false;
   bool m_serving_forever = false;
+  LoopHandle m_loop_handle{&on_loop_close, this};  // linked to the loop until close()
 
  private:
   static void on_connection(uv_stream_t* listener, int status) noexcept;
+  static void on_loop_close(LoopHandle* h) noexcept;  // EventLoop::close(): close()
   void accept(Listener& l) noexcept;
 };
 

@@ -27,11 +27,11 @@ Task<std::string> read_impl(std::shared_ptr<StreamTransport> t, std::ptrdiff_t n
   if (n == 0) co_return std::string();
   if (n < 0) {
     // Everything until EOF (Python reads `limit`-sized blocks; the result is the same).
-    while (!t->eof()) co_await DataAwaiter(t);
+    while (!t->eof()) co_await DataAwaiter(*t);
     t->check_error();
     co_return take(*t, t->buffered().size());
   }
-  if (t->buffered().empty() && !t->eof()) co_await DataAwaiter(t);
+  if (t->buffered().empty() && !t->eof()) co_await DataAwaiter(*t);
   co_return take(*t, static_cast<std::size_t>(n));
 }
 
@@ -42,7 +42,7 @@ Task<std::string> readexactly_impl(std::shared_ptr<StreamTransport> t, std::size
       std::string partial = take(*t, t->buffered().size());
       throw IncompleteReadError(std::move(partial), n);
     }
-    co_await DataAwaiter(t);
+    co_await DataAwaiter(*t);
   }
   co_return take(*t, n);
 }
@@ -68,7 +68,7 @@ Task<std::string> readuntil_impl(std::shared_ptr<StreamTransport> t, std::string
       t->check_error();
       throw IncompleteReadError(take(*t, buf.size()), 0);
     }
-    co_await DataAwaiter(t);
+    co_await DataAwaiter(*t);
   }
   if (found > t->limit()) throw LimitOverrunError("Separator is found, but chunk is longer than limit", found);
   co_return take(*t, found + seplen);
@@ -180,7 +180,9 @@ const std::shared_ptr<detail::StreamTransport>& StreamWriter::transport() const 
 }
 
 void StreamWriter::write(std::string_view data) {
-  const uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+  uv_buf_t buf;  // not uv_buf_init(): a call into libuv on every write
+  buf.base = const_cast<char*>(data.data());
+  buf.len = data.size();
   transport()->write(&buf, 1);
 }
 

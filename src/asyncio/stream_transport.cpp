@@ -56,6 +56,56 @@ void detach_reader(IoWait* w) noexcept {
   t->forget_reader(w);
 }
 
+/// The read buffers of this thread's connections that read everything they received, kept
+/// for the next connection that receives data. A connection gives its buffer back as soon as
+/// it is empty (an idle connection holds none), and a server answering a request per read would
+/// otherwise malloc and free one per request: with many connections ready at once, more than
+/// malloc's per-thread cache holds, so most went to malloc's slow path. Taking the most recently
+/// returned buffer also reuses memory still in the CPU's cache. Bounded: at most
+/// `max_buffers` buffers of at most `max_capacity` bytes (512 KiB in all) stay per thread.
+class ReadBufferPool {
+ public:
+  static constexpr std::size_t max_buffers = 256;
+  static constexpr std::size_t max_capacity = 2048;
+  static inline const std::size_t k_inline_capacity = std::string().capacity();  // no heap block
+
+  /// An empty buffer, with room for `size` bytes when a kept one has it.
+  std::string take(std::size_t size) noexcept {
+    if (m_free.empty() || m_free.back().capacity() < size) return std::string();
+    std::string out = std::move(m_free.back());
+    m_free.pop_back();
+    return out;
+  }
+  /// Takes `buffer`'s storage if it is small and the pool is not full (else frees it); leaves
+  /// `buffer` empty.
+  void give(std::string& buffer) noexcept {
+    const std::size_t capacity = buffer.capacity();
+    if (capacity <= max_capacity && capacity > k_inline_capacity && m_free.size() < max_buffers) {
+      if (m_free.capacity() == 0) {
+        try {
+          m_free.reserve(max_buffers);  // once: give() never allocates afterwards
+        } catch (...) {
+          std::string().swap(buffer);
+          return;
+        }
+      }
+      buffer.clear();
+      m_free.push_back(std::move(buffer));
+      buffer.clear();  // a moved-from string is valid but unspecified: make it empty
+      return;
+    }
+    std::string().swap(buffer);
+  }
+
+ private:
+  std::vector<std::string> m_free;  // LIFO
+};
+
+ReadBufferPool& read_buffer_pool() noexcept {
+  thread_local ReadBufferPool pool;
+  return pool;
+}
+
 }  // namespace
 
 std::shared_ptr<StreamTransport> StreamTransport::create(EventLoop& loop, Kind kind, std::size_t limit) {
@@ -72,6 +122,7 @@ std::shared_ptr<StreamTransport> StreamTransport::create(EventLoop& loop, Kind k
   // Open connections do not keep libuv's loop alive on their own: the EventLoop decides when
   // to stop, and closing a loop never waits for a forgotten connection.
   uv_unref(&t->m_handle.handle);
+  loop.impl().attach(t->m_loop_handle);
   return std::shared_ptr<StreamTransport>(t, Deleter{});
 }
 
@@ -99,7 +150,11 @@ void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf
   if (nread > 0) {
     try {
       if (t->m_read_pos == t->m_buffer.size()) {
-        t->m_buffer.assign(buf->base, static_cast<std::size_t>(nread));
+        if (t->m_buffer.capacity() < static_cast<std::size_t>(nread)) {
+          t->m_buffer = read_buffer_pool().take(static_cast<std::size_t>(nread));
+        }
+        t->m_buffer.clear();
+        t->m_buffer.append(buf->base, static_cast<std::size_t>(nread));
         t->m_read_pos = 0;
       } else {
         t->m_buffer.append(buf->base, static_cast<std::size_t>(nread));
@@ -140,11 +195,11 @@ void StreamTransport::consume(std::size_t n) noexcept {
   assert(n <= m_buffer.size() - m_read_pos);
   m_read_pos += n;
   if (m_read_pos == m_buffer.size()) {
-    // Everything read: free the buffer, so that an idle connection holds none (10,000 idle
-    // keep-alive clients would otherwise keep 10,000 buffers; a malloc per read costs less
-    // than 1% of a request).
+    // Everything read: give the buffer back, so that an idle connection holds none (10,000
+    // idle keep-alive clients would otherwise keep 10,000 buffers); the thread's pool hands it
+    // to the next connection that receives data.
     m_read_pos = 0;
-    std::string().swap(m_buffer);
+    read_buffer_pool().give(m_buffer);
   } else if (m_read_pos >= 4096 && m_read_pos * 2 >= m_buffer.size()) {
     m_buffer.erase(0, m_read_pos);  // amortised: the kept part is at most the consumed part
     m_read_pos = 0;
@@ -168,7 +223,10 @@ std::exception_ptr StreamTransport::error_ptr() const noexcept {
 // ---- writing ---------------------------------------------------------------------------------
 
 void StreamTransport::write(const uv_buf_t* bufs, unsigned count) {
-  if (m_state != State::open || m_error != 0 || m_eof_written) return;  // dropped, as Python does
+  if (m_state != State::open || m_error != 0 || m_eof_written) {
+    if (m_loop_closed) throw RuntimeError("write() on a connection whose event loop is closed");
+    return;  // dropped, as Python does
+  }
   std::size_t total = 0;
   for (unsigned i = 0; i < count; ++i) total += bufs[i].len;
   if (total == 0) return;
@@ -268,23 +326,35 @@ void StreamTransport::really_close() noexcept {
 
 void StreamTransport::on_close(uv_handle_t* h) noexcept {
   auto* t = static_cast<StreamTransport*>(h->data);
+  LoopImpl::detach(*t->m_loop, t->m_loop_handle);
   t->m_state = State::closed;
   t->m_eof = true;
   t->wake_reader();
   t->m_drain_waiters.fire_all();
   t->m_closed_waiters.fire_all();
   if (t->m_server != nullptr) server_client_closed(*t->m_server, *t);
-  if (t->m_orphan) delete t;
+  if (t->m_orphan && t->m_pins == 0) delete t;
+}
+
+void StreamTransport::on_loop_close(LoopHandle* h) noexcept {
+  auto* t = static_cast<StreamTransport*>(h->m_owner);
+  t->m_loop_closed = true;
+  t->abort();  // on_close runs in the loop's last iteration
 }
 
 void StreamTransport::release_handles() noexcept {
   m_orphan = true;
   if (m_state == State::closed) {
     if (m_server != nullptr) server_client_closed(*m_server, *this);
-    delete this;
+    if (m_pins == 0) delete this;  // else the last unpin() deletes
     return;
   }
-  close();  // queued data is still sent; on_close deletes
+  close();  // queued data is still sent; on_close (or the last unpin()) deletes
+}
+
+void StreamTransport::unpin() noexcept {
+  assert(m_pins > 0);
+  if (--m_pins == 0 && m_orphan && m_state == State::closed) delete this;
 }
 
 // ---- awaiters ----------------------------------------------------------------------------------
@@ -370,5 +440,7 @@ std::optional<Address> StreamTransport::sockname() noexcept {
 bool stream_ready(StreamTransport& t, StreamOp op) noexcept { return t.ready(op); }
 void stream_register(StreamTransport& t, StreamOp op, IoWait& w) { t.register_wait(op, w); }
 void stream_result(StreamTransport& t, StreamOp op) { t.result(op); }
+void stream_pin(StreamTransport& t) noexcept { t.pin(); }
+void stream_unpin(StreamTransport& t) noexcept { t.unpin(); }
 
 }  // namespace concur::asyncio::detail

@@ -3,14 +3,16 @@
 // StreamWriter are handles to it (std::shared_ptr); see concur/asyncio/streams.hpp.
 //
 // Reading: libuv reads into one 64 KiB scratch buffer per thread and the bytes are appended to
-// m_buffer, so an idle connection holds no read buffer beyond its unconsumed bytes. Reading
+// m_buffer, so an idle connection holds no read buffer beyond its unconsumed bytes (an emptied
+// buffer goes back to a small per-thread pool for the next connection that reads). Reading
 // pauses when more than 2 × limit bytes are buffered (Python's rule) and resumes when a reader
 // waits or the buffer falls to the limit.
 // Writing: write() sends at once with uv_try_write when nothing is queued (the common case:
 // one system call, no copy, no allocation); the rest is copied into one uv_write request.
 // Closing: close() stops reading and closes the handle once the queued writes are done;
-// abort() and connection loss close it at once. The object is deleted when the handle is
-// closed and no handle (shared_ptr) refers to it any more — whichever comes last.
+// abort() and connection loss close it at once, and so does EventLoop::close() if the
+// connection is still open then. The object is deleted when the handle is closed and no handle
+// (shared_ptr) or suspended awaiter (pin()) refers to it any more — whichever comes last.
 #pragma once
 
 #include <uv.h>
@@ -22,6 +24,7 @@
 #include <string_view>
 
 #include "concur/asyncio/streams.hpp"
+#include "loop_impl.hpp"
 
 namespace concur::asyncio::detail {
 
@@ -47,7 +50,7 @@ class StreamTransport {
 
   // ---- reading ---------------------------------------------------------------------------
   [[nodiscard]] std::string_view buffered() const noexcept {
-    return std::string_view(m_buffer).substr(m_read_pos);
+    return {m_buffer.data() + m_read_pos, m_buffer.size() - m_read_pos};  // m_read_pos <= size()
   }
   void consume(std::size_t n) noexcept;
   [[nodiscard]] bool eof() const noexcept { return m_eof; }
@@ -73,11 +76,17 @@ class StreamTransport {
   [[nodiscard]] bool is_closing() const noexcept { return m_state != State::open || m_error != 0; }
   [[nodiscard]] State state() const noexcept { return m_state; }
   [[nodiscard]] int error() const noexcept { return m_error; }
+  /// True once EventLoop::close() closed the connection (it outlived its loop).
+  [[nodiscard]] bool loop_closed() const noexcept { return m_loop_closed; }
 
   // ---- awaiters (see streams.hpp) --------------------------------------------------------
   bool ready(StreamOp op) const noexcept;
   void register_wait(StreamOp op, IoWait& w);
   void result(StreamOp op) const;
+  /// A suspended awaiter holds the object (see StreamAwaiter): it is not deleted meanwhile.
+  void pin() noexcept { ++m_pins; }
+  /// Ends a pin(); deletes the object if it is closed and no handle refers to it any more.
+  void unpin() noexcept;
 
   [[nodiscard]] std::optional<Address> peername() noexcept;
   [[nodiscard]] std::optional<Address> sockname() noexcept;
@@ -107,6 +116,7 @@ class StreamTransport {
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
   static void on_write(uv_write_t* req, int status) noexcept;
   static void on_close(uv_handle_t* h) noexcept;
+  static void on_loop_close(LoopHandle* h) noexcept;
 
   union Handle {
     uv_handle_t handle;
@@ -114,7 +124,8 @@ class StreamTransport {
     uv_tcp_t tcp;
     uv_pipe_t pipe;
   } m_handle{};
-  EventLoop* m_loop;
+  EventLoop* m_loop;               // only dereferenced while the handle is open (the loop is, then)
+  LoopHandle m_loop_handle{&on_loop_close, this};  // linked to the loop from create() to on_close
   std::string m_buffer;            // received bytes; the unread ones are [m_read_pos, size)
   std::size_t m_read_pos = 0;
   std::size_t m_limit;             // StreamReader's limit (> 0)
@@ -125,6 +136,7 @@ class StreamTransport {
   IoWaitList m_drain_waiters;
   IoWaitList m_closed_waiters;
   int m_error = 0;                 // the libuv error that lost the connection (negative), or 0
+  std::uint32_t m_pins = 0;        // suspended StreamAwaiters: never deleted while > 0
   Kind m_kind;
   State m_state = State::open;
   bool m_eof = false;              // no more data will arrive (peer's EOF, close, or loss)
@@ -132,6 +144,7 @@ class StreamTransport {
   bool m_paused = false;           // reading paused because the buffer is over 2 × limit
   bool m_eof_written = false;      // write_eof() was called
   bool m_orphan = false;           // no shared_ptr refers to it any more
+  bool m_loop_closed = false;      // closed by EventLoop::close(): writes raise RuntimeError
 };
 
 }  // namespace concur::asyncio::detail

@@ -12,6 +12,7 @@
 #include <csignal>
 
 #include "concur/asyncio/tasks.hpp"
+#include "loop_impl.hpp"
 #include "net_uv.hpp"
 #include "stream_transport.hpp"
 
@@ -40,24 +41,21 @@ class ProcessState {
   }
   static void on_close(uv_handle_t* h) noexcept {
     auto* s = static_cast<ProcessState*>(h->data);
+    LoopImpl::detach(*s->m_loop, s->m_loop_handle);
     s->m_closed = true;
     if (s->m_orphan) delete s;
+  }
+  /// The child was spawned: EventLoop::close() kills it if it still runs then.
+  void attach() noexcept {
+    m_spawned = true;
+    m_loop->impl().attach(m_loop_handle);
   }
   void release_handles() noexcept {
     m_orphan = true;
     if (m_closed) {
       delete this;
     } else if (!m_returncode) {
-      // Nobody can wait for it any more: kill it (Python's subprocess transport kills its
-      // child when closed) and reap it now. Waiting for SIGCHLD on the loop is not enough: this
-      // runs as the loop closes too, when no iteration is left to deliver it. waitpid() after
-      // SIGKILL returns as soon as the kernel has torn the child down.
-      uv_process_kill(&m_handle, SIGKILL);
-      int status = 0;
-      while (::waitpid(m_handle.pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      m_returncode = -SIGKILL;
-      uv_close(reinterpret_cast<uv_handle_t*>(&m_handle), &on_close);  // leaves libuv's child list
+      kill_and_reap();
     }
   }
   void send_signal(int sig) {
@@ -68,7 +66,8 @@ class ProcessState {
   }
 
   uv_process_t m_handle{};
-  EventLoop* m_loop;
+  EventLoop* m_loop;                // only dereferenced while the handle is open
+  LoopHandle m_loop_handle{&on_loop_close, this};  // linked from attach() to on_close
   std::optional<int> m_returncode;  // set by on_exit
   IoWaitList m_waiters;             // wait(): fired by on_exit
   bool m_spawned = false;           // uv_spawn succeeded (the handle then lives until on_exit)
@@ -77,6 +76,28 @@ class ProcessState {
 
  private:
   ~ProcessState() { assert(m_waiters.empty()); }
+
+  /// Nobody can wait for the child any more (the last Process went, or the loop closes): kill
+  /// it (Python's subprocess transport kills its child when closed) and reap it now. Waiting
+  /// for SIGCHLD on the loop is not enough: this runs as the loop closes too, when no iteration
+  /// is left to deliver it. waitpid() after SIGKILL returns as soon as the kernel has torn the
+  /// child down.
+  void kill_and_reap() noexcept {
+    uv_process_kill(&m_handle, SIGKILL);
+    int status = 0;
+    while (::waitpid(m_handle.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    m_returncode = -SIGKILL;
+    uv_close(reinterpret_cast<uv_handle_t*>(&m_handle), &on_close);  // leaves libuv's child list
+  }
+  /// EventLoop::close() with the child still running (a Process outlives the loop): the same
+  /// as when the last Process goes; returncode() is then -SIGKILL.
+  static void on_loop_close(LoopHandle* h) noexcept {
+    auto* s = static_cast<ProcessState*>(h->m_owner);
+    if (s->m_returncode) return;  // exited: on_exit closed the handle already
+    s->kill_and_reap();
+    s->m_waiters.fire_all();  // tasks the loop destroyed: not resumed (IoWait::fire)
+  }
 };
 
 bool ExitAwaiter::await_ready() const noexcept { return m_state->m_returncode.has_value(); }
@@ -122,18 +143,40 @@ Task<std::pair<std::string, std::string>> communicate_impl(Process p, std::optio
 Task<Process> spawn(std::vector<std::string> argv, SubprocessOptions options) {
   EventLoop& loop = get_running_loop();
   if (argv.empty() || argv[0].empty()) throw ValueError("create_subprocess_exec() needs a program");
+  if (options.stdin_ == Redirect::to_stdout) throw ValueError("STDOUT can only be used for stderr (stdin_ = STDOUT)");
+  if (options.stdout_ == Redirect::to_stdout) throw ValueError("STDOUT can only be used for stderr (stdout_ = STDOUT)");
   const Redirect redirects[3] = {options.stdin_, options.stdout_, options.stderr_};
   std::shared_ptr<StreamTransport> pipes[3];
   uv_stdio_container_t stdio[3];
   int devnull = -1;
+  int shared_out = -1;  // stdout = PIPE, stderr = STDOUT: the child's end of the one pipe
   struct CloseFd {
     int& fd;
     ~CloseFd() {
       if (fd >= 0) ::close(fd);
     }
-  } close_devnull{devnull};
+  } close_devnull{devnull}, close_shared_out{shared_out};
   for (int i = 0; i < 3; ++i) {
+    if (i == 1 && redirects[1] == Redirect::pipe && redirects[2] == Redirect::to_stdout) {
+      // libuv's UV_CREATE_PIPE makes the child's end itself, out of reach for fd 2; so the pipe
+      // is made here and its write end given to the child as both fd 1 and fd 2 (it is
+      // close-on-exec in the parent, and closed there once the child has it).
+      uv_file fds[2] = {-1, -1};
+      if (const int err = uv_pipe(fds, 0, 0); err != 0) throw_uv_error(err, "creating a pipe");
+      shared_out = fds[1];
+      int read_end = fds[0];
+      const CloseFd close_read_end{read_end};
+      pipes[1] = StreamTransport::create(loop, StreamTransport::Kind::pipe, options.limit);
+      if (const int err = uv_pipe_open(pipes[1]->pipe(), read_end); err != 0) throw_uv_error(err, "opening a pipe");
+      read_end = -1;  // the pipe handle owns it now
+      stdio[1].flags = UV_INHERIT_FD;
+      stdio[1].data.fd = shared_out;
+      continue;
+    }
     switch (redirects[i]) {
+      case Redirect::to_stdout:  // stderr only (checked above): wherever stdout goes
+        stdio[i] = stdio[1];
+        break;
       case Redirect::inherit:
         stdio[i].flags = UV_INHERIT_FD;
         stdio[i].data.fd = i;
@@ -179,7 +222,7 @@ Task<Process> spawn(std::vector<std::string> argv, SubprocessOptions options) {
     uv_close(reinterpret_cast<uv_handle_t*>(&raw->m_handle), &ProcessState::on_close);
     throw_uv_error(err, fmt::format("cannot run '{}'", argv[0]));
   }
-  raw->m_spawned = true;
+  raw->attach();
   Process p(std::shared_ptr<ProcessState>(raw, ProcessState::Deleter{}));
   if (pipes[0]) p.stdin_ = StreamWriter(pipes[0]);
   for (int i = 1; i < 3; ++i) {

@@ -124,4 +124,19 @@ TEST_F(Datagram, MisuseRaisesValueErrorAndClosedEndpointsRaiseOSError) {
   }());
 }
 
+TEST_F(Datagram, AnEndpointThatOutlivesItsLoopIsClosedByIt) {
+  asyncio::DatagramEndpoint endpoint;
+  asyncio::Address self;
+  asyncio::run([&]() -> Task<void> {
+    const asyncio::DatagramOptions options{.local_addr = std::pair<std::string, std::uint16_t>{"127.0.0.1", 0}};
+    endpoint = co_await asyncio::create_datagram_endpoint(options);
+    self = endpoint.sockname();
+  }(), capturing());
+  EXPECT_TRUE(reports.empty()) << reports.front();  // no live libuv handle
+  EXPECT_TRUE(endpoint.is_closing());
+  EXPECT_THROW(endpoint.sendto("late", self), concur::RuntimeError);
+  EXPECT_THROW((void)endpoint.sockname(), concur::OSError);
+  endpoint.close();
+}
+
 }  // namespace

@@ -61,4 +61,22 @@ TEST_F(Signals, BadSignalsAreRefusedWithPythonsErrors) {
   }());
 }
 
+TEST_F(Signals, AHandlerLeftInstalledIsRemovedWhenTheLoopClosesAndTheDispositionRestored) {
+  struct sigaction before {};
+  ASSERT_EQ(::sigaction(SIGUSR2, nullptr, &before), 0);
+  asyncio::run([]() -> Task<void> {
+    asyncio::add_signal_handler(asyncio::get_running_loop(), SIGUSR2, [] {});
+    co_return;
+  }(), capturing());
+  EXPECT_TRUE(reports.empty()) << reports.front();  // no live libuv handle
+  struct sigaction after {};
+  ASSERT_EQ(::sigaction(SIGUSR2, nullptr, &after), 0);
+  EXPECT_EQ(after.sa_handler, before.sa_handler);
+  // A new loop (possibly at the same address) starts with no handler of the old one.
+  asyncio::run([]() -> Task<void> {
+    EXPECT_FALSE(asyncio::remove_signal_handler(asyncio::get_running_loop(), SIGUSR2));
+    co_return;
+  }());
+}
+
 }  // namespace

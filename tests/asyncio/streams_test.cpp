@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,13 @@ const bool g_thread_pool_started = [] {
   }());
   return true;
 }();
+
+/// The file descriptors open in this process now.
+std::size_t open_fd_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
 
 /// Echoes every line until EOF.
 Task<void> echo_lines(StreamReader reader, StreamWriter writer) {
@@ -580,6 +588,64 @@ TEST_F(Streams, ZeroCopyAccessSeesAndConsumesTheBuffer) {
     server.close();
     co_await server.wait_closed();
   }());
+}
+
+TEST_F(Streams, AServerAndAConnectionLeftOpenWhenRunReturnsAreClosedWithTheLoop) {
+  const std::size_t fds_before = open_fd_count();
+  asyncio::Server server;
+  StreamReader reader;
+  StreamWriter writer;
+  asyncio::run(
+      [&]() -> Task<void> {
+        server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0);
+        auto [r, w] = co_await asyncio::open_connection("127.0.0.1", server.port());
+        w.write("ping\n");
+        EXPECT_EQ(co_await r.readline(), "ping\n");  // both ends are connected
+        reader = r;
+        writer = w;
+      }(),
+      capturing());
+  // No "live libuv handle" report (the fixture checks the unclean-close counter too), no fd.
+  EXPECT_TRUE(reports.empty()) << reports.front();
+  EXPECT_EQ(open_fd_count(), fds_before);
+  // The handles outlived the loop: closed for good, and safe to use and destroy.
+  EXPECT_TRUE(writer.is_closing());
+  EXPECT_TRUE(reader.at_eof());
+  EXPECT_FALSE(writer.get_extra_info("peername").has_value());
+  EXPECT_THROW(writer.write("too late\n"), concur::RuntimeError);
+  EXPECT_THROW(writer.writelines({"too ", "late"}), concur::RuntimeError);
+  writer.close();
+  writer.abort();
+  EXPECT_FALSE(server.is_serving());
+  EXPECT_TRUE(server.sockets().empty());
+  EXPECT_THROW(server.start_serving(), concur::RuntimeError);
+  server.close();
+  server.close_clients();
+}
+
+TEST_F(Streams, AWriterWithQueuedDataThatOutlivesItsLoopIsClosedByItAndCanBeDestroyedLater) {
+  auto writer = std::make_unique<StreamWriter>();
+  StreamWriter server_side;
+  asyncio::run([&]() -> Task<void> {
+    asyncio::Event connected;
+    asyncio::Server server = co_await asyncio::start_server(
+        [&](StreamReader, StreamWriter w) -> Task<void> {
+          server_side = w;  // never reads: the client's data queues up
+          connected.set();
+          co_return;
+        },
+        "127.0.0.1", 0);
+    auto [r, w] = co_await asyncio::open_connection("127.0.0.1", server.port());
+    co_await connected.wait();
+    w.write(std::string(8 << 20, 'x'));  // far more than the sockets' buffers take
+    EXPECT_GT(w.get_write_buffer_size(), 0u);
+    *writer = w;
+  }());
+  EXPECT_TRUE(writer->is_closing());
+  EXPECT_TRUE(server_side.is_closing());
+  EXPECT_EQ(writer->get_write_buffer_size(), 0u);  // the queued write was cancelled and freed
+  EXPECT_THROW(writer->write("x"), concur::RuntimeError);
+  writer.reset();  // the last handle: frees the connection without touching the freed loop
 }
 
 }  // namespace

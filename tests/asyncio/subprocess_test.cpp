@@ -122,4 +122,51 @@ TEST_F(Subprocess, AChildWhoseProcessHandleIsDroppedIsKilledAndReaped) {
   }());
 }
 
+TEST_F(Subprocess, StderrToStdoutDeliversBothStreamsThroughTheStdoutPipe) {
+  asyncio::run([]() -> Task<void> {
+    asyncio::Process p = co_await asyncio::create_subprocess_shell(
+        "echo to-stdout; echo to-stderr >&2; echo again-stdout", {.stdout_ = asyncio::PIPE, .stderr_ = asyncio::STDOUT});
+    EXPECT_TRUE(p.stdout_.has_value());
+    EXPECT_FALSE(p.stderr_.has_value());
+    auto [out, err] = co_await p.communicate();
+    EXPECT_EQ(out, "to-stdout\nto-stderr\nagain-stdout\n");  // one pipe: in the order written
+    EXPECT_EQ(err, "");
+    EXPECT_EQ(p.returncode(), 0);
+  }());
+}
+
+TEST_F(Subprocess, StderrToStdoutFollowsStdoutToDevnull) {
+  asyncio::run([]() -> Task<void> {
+    asyncio::Process p = co_await asyncio::create_subprocess_shell(
+        "echo out; echo err >&2; exit 4", {.stdout_ = asyncio::DEVNULL, .stderr_ = asyncio::STDOUT});
+    EXPECT_FALSE(p.stdout_.has_value());
+    EXPECT_FALSE(p.stderr_.has_value());
+    EXPECT_EQ(co_await p.wait(), 4);
+  }());
+}
+
+TEST_F(Subprocess, StdoutForStdinOrStdoutIsAValueError) {
+  asyncio::run([]() -> Task<void> {
+    EXPECT_THROW(co_await asyncio::create_subprocess_exec("true", {}, {.stdin_ = asyncio::STDOUT}), concur::ValueError);
+    EXPECT_THROW(co_await asyncio::create_subprocess_exec("true", {}, {.stdout_ = asyncio::STDOUT}), concur::ValueError);
+    EXPECT_THROW(co_await asyncio::create_subprocess_shell("true", {.stdout_ = asyncio::STDOUT, .stderr_ = asyncio::STDOUT}),
+                 concur::ValueError);
+  }());
+}
+
+TEST_F(Subprocess, AProcessThatOutlivesItsLoopHasItsChildKilledAndReapedAndItsPipesClosed) {
+  asyncio::Process p;
+  asyncio::run([&]() -> Task<void> {
+    const std::vector<std::string> args{"30"};
+    p = co_await asyncio::create_subprocess_exec("sleep", args, {.stdin_ = asyncio::PIPE, .stdout_ = asyncio::PIPE});
+    EXPECT_FALSE(p.returncode().has_value());
+  }());
+  // The leak check of the test main fails the test if the child is still there.
+  EXPECT_EQ(p.returncode(), -SIGKILL);
+  EXPECT_TRUE(p.stdin_->is_closing());
+  EXPECT_TRUE(p.stdout_->at_eof());
+  EXPECT_THROW(p.stdin_->write("late"), concur::RuntimeError);
+  p.kill();  // exited: nothing to do
+}
+
 }  // namespace

@@ -17,8 +17,10 @@
 // (e.g. ECONNREFUSED from an ICMP port-unreachable on a connected endpoint; Python's
 // error_received) are raised by the next recvfrom().
 //
-// Thread safety: loop thread only. Lifetime: a handle; the socket closes with close() or when
-// the last handle goes, and must not outlive its loop.
+// Thread safety: loop thread only. Lifetime: a handle; the socket closes with close(), when
+// the last handle goes, or when its loop closes (EventLoop::close(), the end of asyncio::run()):
+// an endpoint may outlive its loop, closed (is_closing() is true, sendto() raises RuntimeError,
+// recvfrom() OSError(EBADF)).
 #pragma once
 
 #include <cstddef>
@@ -81,9 +83,10 @@ class DatagramEndpoint {
   /// OSError(EBADF) once closed.
   detail::RecvAwaiter recvfrom() const { return detail::RecvAwaiter(state()); }
   /// Sends `data` to `addr` (a numeric address), or to remote_addr when not given.
-  /// ValueError without either; dropped after close(), as Python's transport does.
+  /// ValueError without either; dropped after close(), as Python's transport does;
+  /// RuntimeError once the endpoint's loop closed it.
   void sendto(std::string_view data, std::optional<Address> addr = std::nullopt);
-  /// The bound address.
+  /// The bound address. OSError(EBADF) once closed.
   [[nodiscard]] Address sockname() const;
   /// remote_addr once connected, else nullopt.
   [[nodiscard]] std::optional<Address> peername() const;

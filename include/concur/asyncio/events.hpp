@@ -27,6 +27,10 @@
 // Lifetime: close() (or the destructor) closes every libuv handle and the uv_loop_t; a task
 // still pending then is reported ("Task was destroyed but it is pending!") and destroyed.
 // asyncio::run() and Runner cancel and await all tasks before closing, so nothing is pending.
+// Connections, servers, datagram endpoints, child processes (killed and reaped) and signal
+// handlers still open are closed by close() too, as Python's asyncio.run() closes transports
+// with the loop; their handles (StreamWriter, Server, ...) may outlive the loop and behave as
+// closed from then on.
 //
 // Differences from Python:
 //  * Slow callbacks (debug mode) are reported through the exception handler, as are the other
@@ -264,7 +268,8 @@ class EventLoop {
   /// True after close().
   [[nodiscard]] bool is_closed() const noexcept { return m_closed; }
   /// Closes the loop: clears the ready queue and the timers, destroys pending tasks (reported),
-  /// closes every libuv handle and the uv_loop_t. Idempotent. RuntimeError if running.
+  /// closes every libuv handle (connections, servers, endpoints, children and signal handlers
+  /// still open included) and the uv_loop_t. Idempotent. RuntimeError if running.
   void close();
 
   // ---- time and callbacks ----------------------------------------------------------------

@@ -12,9 +12,9 @@
 //
 // Thread safety: loop thread only. A signal is handled by one loop at a time in the process
 // (libuv delivers it to every loop watching it; concur keeps one handler per loop and signal).
-// Lifetime: remove every handler before the loop closes (EventLoop::close() reports a live
-// libuv handle otherwise). Removing the last handler of a signal restores the disposition the
-// process had before the first one was added.
+// Lifetime: a handler lasts until remove_signal_handler() or until its loop closes
+// (EventLoop::close() removes the handlers still installed). Removing the last handler of a
+// signal restores the disposition the process had before the first one was added.
 // Differences from Python: the functions take the loop explicitly (EventLoop's class belongs
 // to the asyncio core); removing a SIGINT handler restores the previous disposition instead of
 // installing Python's KeyboardInterrupt handler.

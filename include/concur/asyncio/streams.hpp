@@ -45,8 +45,10 @@
 // Lifetime: StreamReader, StreamWriter and Server are handles (copies share the connection or
 // the server). A connection closes when close() is called or its last handle goes away (queued
 // data is still sent); a server stops listening when close() is called or its last handle goes
-// away. They must not outlive their loop: close them (asyncio::run cancels and awaits every
-// task, whose frames hold them, before it closes the loop).
+// away. Whatever is still open when the loop closes (EventLoop::close(), the end of
+// asyncio::run()) is closed then, queued data dropped, as Python's asyncio.run() closes its
+// transports; handles may outlive their loop and behave as closed: is_closing() is true, the
+// reader is at EOF, write() raises RuntimeError, a Server has no socket.
 // Differences from Python: no SSL; sockets are not exposed (get_extra_info gives addresses,
 // Server::sockets() the bound addresses); reuse_address is always on (libuv sets SO_REUSEADDR).
 #pragma once
@@ -89,25 +91,53 @@ bool stream_ready(StreamTransport& t, StreamOp op) noexcept;
 void stream_register(StreamTransport& t, StreamOp op, IoWait& w);
 /// After the wait: throws the stream's error where `op` must report it.
 void stream_result(StreamTransport& t, StreamOp op);
+/// Keeps `t` from being deleted until the matching stream_unpin() (a suspended awaiter's hold).
+void stream_pin(StreamTransport& t) noexcept;
+/// Ends a stream_pin(); deletes `t` if it is closed and nothing else refers to it.
+void stream_unpin(StreamTransport& t) noexcept;
 
 /// co_await reader.wait_for_data() / writer.drain() / writer.wait_closed().
+///
+/// It refers to the connection without owning it: the reader or writer it came from (named in
+/// the co_await expression) keeps the connection alive until the task suspends, and while it is
+/// suspended the awaiter pins the connection (a counter, not a shared_ptr copy: this is on the
+/// path of every request of a server, where two atomic reference-count updates per await
+/// were measurable), so dropping every handle meanwhile closes the connection but never frees
+/// it under the awaiter.
 template <StreamOp Op>
 class [[nodiscard]] StreamAwaiter {
  public:
-  explicit StreamAwaiter(std::shared_ptr<StreamTransport> t) noexcept : m_transport(std::move(t)) {}
-  bool await_ready() const noexcept { return stream_ready(*m_transport, Op); }
+  explicit StreamAwaiter(StreamTransport& t) noexcept : m_pin(t) {}
+  StreamAwaiter(const StreamAwaiter&) = delete;
+  StreamAwaiter& operator=(const StreamAwaiter&) = delete;
+  bool await_ready() const noexcept { return stream_ready(*m_pin.m_transport, Op); }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
-    stream_register(*m_transport, Op, m_wait);
+    stream_register(*m_pin.m_transport, Op, m_wait);
+    m_pin.pin();
     m_wait.suspend(h);
   }
   void await_resume() {
     m_wait.resume();
-    stream_result(*m_transport, Op);
+    stream_result(*m_pin.m_transport, Op);
   }
 
  private:
-  std::shared_ptr<StreamTransport> m_transport;  // kept alive while awaited
+  struct Pin {
+    explicit Pin(StreamTransport& t) noexcept : m_transport(&t) {}
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+    ~Pin() {
+      if (m_pinned) stream_unpin(*m_transport);
+    }
+    void pin() noexcept {
+      stream_pin(*m_transport);
+      m_pinned = true;
+    }
+    StreamTransport* m_transport;
+    bool m_pinned = false;  // pinned since the suspension (until the awaiter is destroyed)
+  };
+  Pin m_pin;       // declared first: released after m_wait has detached from the connection
   IoWait m_wait;
 };
 
@@ -183,7 +213,7 @@ class StreamReader {
   void consume(std::size_t n);
   /// Waits until more data arrives than is buffered now, or EOF; returns at once at EOF.
   /// Throws the connection's error; RuntimeError if another task is already waiting to read.
-  detail::StreamAwaiter<detail::StreamOp::data> wait_for_data() const { return detail::StreamAwaiter<detail::StreamOp::data>(transport()); }
+  detail::StreamAwaiter<detail::StreamOp::data> wait_for_data() const { return detail::StreamAwaiter<detail::StreamOp::data>(*transport()); }
 
   /// The connection (internal).
   [[nodiscard]] const std::shared_ptr<detail::StreamTransport>& transport() const;
@@ -199,14 +229,15 @@ class StreamWriter {
   explicit StreamWriter(std::shared_ptr<detail::StreamTransport> t) noexcept : m_transport(std::move(t)) {}
 
   /// Sends `data` (or queues what the socket does not take now). Never blocks. Data written
-  /// after close() or after the connection was lost is dropped (drain() reports the loss).
+  /// after close() or after the connection was lost is dropped (drain() reports the loss);
+  /// RuntimeError once the connection's loop closed it (the writer outlived its loop).
   void write(std::string_view data);
   /// Writes every piece, in one system call when the socket takes them all.
   void writelines(std::initializer_list<std::string_view> pieces);
   void writelines(const std::vector<std::string_view>& pieces);
   /// Waits while more than the high-water mark is queued. ConnectionResetError("Connection
   /// lost") or the write error if the connection was lost.
-  detail::StreamAwaiter<detail::StreamOp::drain> drain() const { return detail::StreamAwaiter<detail::StreamOp::drain>(transport()); }
+  detail::StreamAwaiter<detail::StreamOp::drain> drain() const { return detail::StreamAwaiter<detail::StreamOp::drain>(*transport()); }
   /// True: TCP and Unix-domain streams can half-close.
   [[nodiscard]] bool can_write_eof() const noexcept { return true; }
   /// Shuts down the sending side once the queued data is sent (the peer reads EOF).
@@ -218,7 +249,7 @@ class StreamWriter {
   /// True once close() or abort() was called or the connection was lost.
   [[nodiscard]] bool is_closing() const noexcept;
   /// Waits until the connection is closed. Returns normally even if it was lost.
-  detail::StreamAwaiter<detail::StreamOp::closed> wait_closed() const { return detail::StreamAwaiter<detail::StreamOp::closed>(transport()); }
+  detail::StreamAwaiter<detail::StreamOp::closed> wait_closed() const { return detail::StreamAwaiter<detail::StreamOp::closed>(*transport()); }
   /// "peername" or "sockname" (an Address); nullopt for any other name or if unavailable.
   [[nodiscard]] std::optional<Address> get_extra_info(std::string_view name) const;
   /// Bytes queued and not yet taken by the socket.

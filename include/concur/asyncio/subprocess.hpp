@@ -8,7 +8,7 @@
 //
 // Semantics are Python's: each standard stream is inherited (the default), a PIPE (a
 // StreamWriter for stdin, a StreamReader for stdout/stderr, in stdin_ / stdout_ / stderr_), or
-// DEVNULL. communicate(input) writes `input` and closes stdin while it reads stdout and stderr to
+// DEVNULL; stderr may also be STDOUT (it then goes wherever stdout goes, into the same pipe). communicate(input) writes `input` and closes stdin while it reads stdout and stderr to
 // their ends, then waits for the exit: no pipe can fill up and deadlock. returncode() is the exit
 // status, or -N when signal N killed the child. send_signal / terminate (SIGTERM) / kill
 // (SIGKILL) do nothing once the child has exited.
@@ -18,10 +18,11 @@
 // (Python's transport close does the same); so is every child of a task that asyncio::run
 // cancels at shutdown.
 //
-// Thread safety: loop thread only. Lifetime: a Process must not outlive its loop.
+// Thread safety: loop thread only. Lifetime: a Process and its pipes may outlive their loop:
+// EventLoop::close() (the end of asyncio::run()) kills and reaps a child still running
+// (returncode() is then -SIGKILL) and closes its pipes (writes to stdin_ raise RuntimeError).
 // Differences from Python: stdin/stdout/stderr are macros in C, hence the trailing underscore;
-// stderr cannot be redirected to stdout (asyncio.subprocess.STDOUT); communicate() returns two
-// strings, empty for a stream that is not a PIPE (Python: None).
+// communicate() returns two strings, empty for a stream that is not a PIPE (Python: None).
 #pragma once
 
 #include <cstddef>
@@ -43,9 +44,13 @@ enum class Redirect : unsigned char {
   inherit,  ///< the parent's own stream (Python: None)
   pipe,     ///< a pipe to the parent (Python: asyncio.subprocess.PIPE)
   devnull,  ///< /dev/null (Python: asyncio.subprocess.DEVNULL)
+  /// stderr only: the same place as stdout — with stdout_ = PIPE, both streams arrive through
+  /// stdout_ and stderr_ is nullopt (Python: asyncio.subprocess.STDOUT). ValueError elsewhere.
+  to_stdout,
 };
 inline constexpr Redirect PIPE = Redirect::pipe;
 inline constexpr Redirect DEVNULL = Redirect::devnull;
+inline constexpr Redirect STDOUT = Redirect::to_stdout;
 
 /// Keyword arguments of create_subprocess_exec / create_subprocess_shell.
 struct SubprocessOptions {
@@ -114,7 +119,7 @@ class Process {
 };
 
 /// Starts `program` (searched in PATH) with `args`. FileNotFoundError if it does not exist,
-/// PermissionError-like OSError if it cannot be run.
+/// PermissionError-like OSError if it cannot be run; ValueError for stdin_ or stdout_ = STDOUT.
 Task<Process> create_subprocess_exec(std::string program, std::vector<std::string> args = {},
                                      SubprocessOptions options = {});
 /// Starts `/bin/sh -c cmd`.

@@ -58,10 +58,12 @@ class IoWait : public Waiter {
     m_root->suspend(h, this);
   }
   /// The I/O is done: schedule the task (the I/O source has already forgotten this waiter).
+  /// A task its loop destroyed as it closed (a frame kept alive by a handle, its I/O source
+  /// closed by EventLoop::close()) is not scheduled: it will never run again.
   void fire() noexcept {
     assert(m_state == State::waiting);
     m_state = State::fired;
-    m_root->wake();
+    if (m_root->m_loop != nullptr) m_root->wake();
   }
   bool cancel() noexcept override {
     if (m_state != State::waiting) return false;
