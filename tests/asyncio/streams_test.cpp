@@ -649,3 +649,42 @@ TEST_F(Streams, AWriterWithQueuedDataThatOutlivesItsLoopIsClosedByItAndCanBeDest
 }
 
 }  // namespace
+
+namespace {
+
+/// Waits for data on a reader it does not own (the caller may drop it meanwhile).
+Task<bool> wait_on_borrowed(StreamReader& reader) {
+  co_await reader.wait_for_data();
+  co_return true;
+}
+
+Task<bool> wait_for_event(asyncio::Event& event) { co_return co_await event.wait(); }
+
+}  // namespace
+
+TEST_F(Streams, DroppingEveryHandleWhileATaskWaitsClosesTheConnectionAndWakesTheTaskSafely) {
+  asyncio::run([]() -> Task<void> {
+    asyncio::Event peer_closed;
+    asyncio::Server server = co_await asyncio::start_server(
+        [&peer_closed](StreamReader reader, StreamWriter writer) -> Task<void> {
+          EXPECT_EQ(co_await reader.read(), "");  // EOF: the client side was closed
+          peer_closed.set();
+          writer.close();
+        },
+        "127.0.0.1", 0);
+    auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port());
+    auto owned_reader = std::make_unique<StreamReader>(std::move(reader));
+    auto owned_writer = std::make_unique<StreamWriter>(std::move(writer));
+    auto waiting = asyncio::create_task(wait_on_borrowed(*owned_reader));
+    co_await asyncio::sleep(0s);  // the task is now suspended in wait_for_data()
+    EXPECT_FALSE(waiting.done());
+    // The only handles go away while the awaiter still refers to the connection: the
+    // connection closes, but is not freed under the awaiter (ASan would report it).
+    owned_reader.reset();
+    owned_writer.reset();
+    EXPECT_TRUE(co_await asyncio::wait_for(std::move(waiting), 10s));
+    EXPECT_TRUE(co_await asyncio::wait_for(wait_for_event(peer_closed), 10s));
+    server.close();
+    co_await server.wait_closed();
+  }());
+}
