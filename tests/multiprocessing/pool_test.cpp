@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "capturing_excepthook.hpp"
 #include "mp_test_environment.hpp"
 
 #include <fcntl.h>
@@ -127,30 +128,7 @@ class FifoGate {
   std::string m_path;
 };
 
-// Installs a threading excepthook that records what it receives; restores the previous one.
-class CapturingHook {
- public:
-  struct Record {
-    std::string type, message;
-  };
-  CapturingHook()
-      : m_previous(th::set_excepthook([this](const th::ExceptHookArgs& args) {
-          const std::scoped_lock hold(m_mutex);
-          m_records.push_back({args.exc_type, concur::exception_message(args.exc_value)});
-        })) {}
-  CapturingHook(const CapturingHook&) = delete;
-  CapturingHook& operator=(const CapturingHook&) = delete;
-  ~CapturingHook() { th::set_excepthook(m_previous); }
-  std::vector<Record> records() {
-    const std::scoped_lock hold(m_mutex);
-    return m_records;
-  }
-
- private:
-  std::mutex m_mutex;
-  std::vector<Record> m_records;
-  th::ExceptHook m_previous;
-};
+using CapturingHook = concur::testing_support::CapturingExceptHook;
 
 // The message of the exception `e` holds, rethrown as type E; empty if it is not an E.
 template <class E>

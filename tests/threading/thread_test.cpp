@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "capturing_excepthook.hpp"
 #include "concur/errors.hpp"
 #include "concur/threading/event.hpp"
 
@@ -32,32 +33,7 @@ bool in_enumerate(const th::Thread& t) {
   return std::find(all.begin(), all.end(), t) != all.end();
 }
 
-// Installs a hook that records what it receives; restores the previous hook on destruction.
-class CapturingHook {
- public:
-  struct Record {
-    std::string type, message, thread_name;
-    bool ran_in_failing_thread = false;
-  };
-  CapturingHook()
-      : m_previous(th::set_excepthook([this](const th::ExceptHookArgs& args) {
-          const std::scoped_lock hold(m_mutex);
-          m_records.push_back({args.exc_type, concur::exception_message(args.exc_value), args.thread.name(),
-                               th::current_thread() == args.thread});
-        })) {}
-  CapturingHook(const CapturingHook&) = delete;
-  CapturingHook& operator=(const CapturingHook&) = delete;
-  ~CapturingHook() { th::set_excepthook(m_previous); }
-  std::vector<Record> records() {
-    const std::scoped_lock hold(m_mutex);
-    return m_records;
-  }
-
- private:
-  std::mutex m_mutex;
-  std::vector<Record> m_records;
-  th::ExceptHook m_previous;
-};
+using CapturingHook = concur::testing_support::CapturingExceptHook;
 
 // ---- target mode ------------------------------------------------------------------------------
 
