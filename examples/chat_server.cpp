@@ -12,13 +12,12 @@
 
 #include <algorithm>
 #include <csignal>
-#include <cstdlib>
 #include <map>
 #include <string>
-#include <string_view>
 
 #include "concur/asyncio.hpp"
 #include "concur/asyncio/signals.hpp"
+#include "common/line_server_main.hpp"
 #include "concur/asyncio/streams.hpp"
 
 namespace asyncio = concur::asyncio;
@@ -129,24 +128,4 @@ Task<int> smoke() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 8889;
-  bool smoke_test = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--smoke") smoke_test = true;
-    else if (arg == "--host" && i + 1 < argc) host = argv[++i];
-    else if (arg == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
-    else {
-      fmt::print(stderr, "usage: chat_server [--host H] [--port P] [--smoke]\n");
-      return 2;
-    }
-  }
-  try {
-    return smoke_test ? asyncio::run(smoke()) : asyncio::run(serve(host, port));
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "chat_server: {}\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return examples::run_line_server("chat_server", 8889, argc, argv, serve, smoke); }

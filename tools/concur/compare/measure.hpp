@@ -62,6 +62,11 @@ struct Context {
   std::uint64_t cpu_iterations = 0;  ///< total CPU-bound work (set by the serial run)
 };
 
+/// The I/O-bound point for `units`: `run(n)` starts n units that each wait settings.io_wait and
+/// returns the wall time until all finished. The serial sum is `units` times the median of
+/// run(1); the wall time the median of run(units).
+IoPoint io_point(const Context& c, std::size_t units, const std::function<double(std::size_t)>& run);
+
 /// The uncontended acquire + release of a `LockType` (threading::Lock, multiprocessing::Lock),
 /// in seconds: the median over the repetitions of a loop of them.
 template <class LockType>

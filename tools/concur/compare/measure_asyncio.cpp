@@ -146,12 +146,7 @@ double task_handoff(const Context& c) {
 }
 
 IoPoint task_io(const Context& c, std::size_t units) {
-  IoPoint p;
-  p.units = units;
-  p.serial_sum = static_cast<double>(units) *
-                 median_of(c.settings.repetitions, c.stop, [&] { return asyncio::run(io_run(1, c.settings.io_wait)); });
-  p.wall = median_of(c.settings.repetitions, c.stop, [&] { return asyncio::run(io_run(units, c.settings.io_wait)); });
-  return p;
+  return io_point(c, units, [&](std::size_t n) { return asyncio::run(io_run(n, c.settings.io_wait)); });
 }
 
 double task_cpu(const Context& c) {

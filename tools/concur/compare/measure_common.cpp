@@ -65,6 +65,14 @@ double median_of(int repetitions, const std::atomic<bool>& stop, const std::func
   return median(std::move(values));
 }
 
+IoPoint io_point(const Context& c, std::size_t units, const std::function<double(std::size_t)>& run) {
+  IoPoint p;
+  p.units = units;
+  p.serial_sum = static_cast<double>(units) * median_of(c.settings.repetitions, c.stop, [&] { return run(1); });
+  p.wall = median_of(c.settings.repetitions, c.stop, [&] { return run(units); });
+  return p;
+}
+
 namespace {
 
 /// The sum of the `fields` lines ("Name:   123 kB") of /proc/PID/smaps_rollup, in bytes. That

@@ -191,11 +191,7 @@ IoPoint process_io(const Context& c, std::size_t units) {
     for (mp::Process& p : procs) join_ok(p);
     return now() - start;
   };
-  IoPoint p;
-  p.units = units;
-  p.serial_sum = static_cast<double>(units) * median_of(c.settings.repetitions, c.stop, [&] { return run(1); });
-  p.wall = median_of(c.settings.repetitions, c.stop, [&] { return run(units); });
-  return p;
+  return io_point(c, units, run);
 }
 
 double process_cpu(const Context& c) {

@@ -146,11 +146,7 @@ IoPoint thread_io(const Context& c, std::size_t units) {
     threads.clear();
     return now() - start;
   };
-  IoPoint p;
-  p.units = units;
-  p.serial_sum = static_cast<double>(units) * median_of(c.settings.repetitions, c.stop, [&] { return run(1); });
-  p.wall = median_of(c.settings.repetitions, c.stop, [&] { return run(units); });
-  return p;
+  return io_point(c, units, run);
 }
 
 double thread_cpu(const Context& c) {
