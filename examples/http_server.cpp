@@ -152,10 +152,9 @@ bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWri
 Task<void> serve_client(const http::Limits* limits, StreamReader reader, StreamWriter writer) {
   try {
     while (!answer_buffered(*limits, reader, writer)) {
-      // Flow control: wait while the client does not read its answers. With nothing queued
-      // (the answer went out at once, the common case) drain() would return at once, so it is
-      // not awaited then; a lost connection is reported by wait_for_data() just the same.
-      if (writer.get_write_buffer_size() > 0) co_await writer.drain();
+      // Flow control: wait while the client does not read its answers (at once below the
+      // high-water mark: the common case).
+      co_await writer.drain();
       const std::size_t before = reader.buffered().size();
       co_await reader.wait_for_data();
       if (reader.buffered().size() == before) break;  // EOF (a partial request is dropped)

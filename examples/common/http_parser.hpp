@@ -28,7 +28,9 @@
 // "Connection: close"; HTTP/1.0 closes it unless "Connection: keep-alive".
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -100,54 +102,31 @@ constexpr std::array<std::uint8_t, 256> make_char_classes() noexcept {
 inline constexpr std::array<std::uint8_t, 256> k_char_classes = make_char_classes();
 constexpr bool has_class(char c, CharClass k) noexcept { return (k_char_classes[static_cast<unsigned char>(c)] & k) != 0; }
 constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-/// The view of `n` bytes of `s` from `pos`, both within `s` (a substr without the range check
-/// and its exception path: every position the parser cuts at is one it found in `s`).
-constexpr std::string_view slice(std::string_view s, std::size_t pos, std::size_t n) noexcept {
-  return {s.data() + pos, n};
-}
-/// The position of the first CRLF in `s` at or after `pos`, or npos (string_view::find with a
-/// two-byte needle, without the generic search's per-candidate compare call).
-inline std::size_t find_crlf(std::string_view s, std::size_t pos) noexcept {
-  while (pos < s.size()) {
-    const void* cr = std::memchr(s.data() + pos, '\r', s.size() - pos);
-    if (cr == nullptr) break;
-    const auto at = static_cast<std::size_t>(static_cast<const char*>(cr) - s.data());
-    if (at + 1 < s.size() && s[at + 1] == '\n') return at;
-    pos = at + 1;
-  }
-  return std::string_view::npos;
-}
-/// The position of the first CRLF CRLF in `s` (the end of a header section), or npos.
-inline std::size_t find_head_end(std::string_view s) noexcept {
-  for (std::size_t pos = 0;;) {
-    const std::size_t at = find_crlf(s, pos);
-    if (at == std::string_view::npos) return at;
-    if (at + 3 < s.size() && s[at + 2] == '\r' && s[at + 3] == '\n') return at;
-    pos = at + 2;  // the next candidate starts after this CRLF: its '\n' cannot start one
-  }
-}
-/// True if every byte of `v` may appear in a field value (k_value_char). Eight bytes at a time:
-/// a word with no byte below 0x20 and none equal to 0x7f is valid; any other word (a HTAB, or a
-/// bad byte) is checked byte by byte.
-inline bool valid_field_value(std::string_view v) noexcept {
-  constexpr std::uint64_t ones = 0x0101010101010101u;
-  constexpr std::uint64_t high = 0x8080808080808080u;
-  std::size_t i = 0;
-  for (; i + 8 <= v.size(); i += 8) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, v.data() + i, 8);
-    const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;  // some byte < 0x20
-    const std::uint64_t x = w ^ (ones * 0x7f);
-    const std::uint64_t del = (x - ones) & ~x & high;                  // some byte == 0x7f
-    if ((below_space | del) == 0) continue;
-    for (std::size_t k = i; k < i + 8; ++k) {
-      if (!has_class(v[k], k_value_char)) return false;
+
+/// The first byte in [p, end) that may not appear in a field value (a control other than HTAB,
+/// or DEL; CR ends a well-formed value), or `end`. Eight bytes at a time: the lowest byte of a
+/// word that is below 0x20 or equal to 0x7f is found from bit tricks on the word (the lowest
+/// flagged byte of each test is exact; only bytes above it can be flagged by a borrow).
+inline const char* scan_field_value(const char* p, const char* end) noexcept {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t ones = 0x0101010101010101u;
+    constexpr std::uint64_t high = 0x8080808080808080u;
+    while (end - p >= 8) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, p, 8);
+      const std::uint64_t x = w ^ (ones * 0x7f);
+      const std::uint64_t flagged = (((w - ones * 0x20) & ~w) | ((x - ones) & ~x)) & high;
+      if (flagged == 0) {
+        p += 8;
+        continue;
+      }
+      p += std::countr_zero(flagged) / 8;
+      if (*p != '\t') return p;
+      ++p;  // HTAB is allowed
     }
   }
-  for (; i < v.size(); ++i) {
-    if (!has_class(v[i], k_value_char)) return false;
-  }
-  return true;
+  while (p < end && has_class(*p, k_value_char)) ++p;
+  return p;
 }
 
 }  // namespace detail
@@ -172,92 +151,114 @@ inline std::string_view Request::header(std::string_view name) const noexcept {
 /// no state between calls except the list's capacity).
 class RequestParser {
  public:
-  explicit RequestParser(Limits limits = {}) : m_limits(limits) { m_headers.reserve(16); }
+  // A field line takes at least 4 bytes ("a:" CRLF): no request has more fields than that allows.
+  explicit RequestParser(Limits limits = {})
+      : m_limits(limits), m_headers(std::min(limits.max_headers, limits.max_header_bytes / 4 + 1)) {}
 
   /// Parses the request at the start of `data` into `out`. See the file comment.
+  ///
+  /// One pass over the header section, checking each byte as it is met, so that a request is
+  /// read once and a bad one is answered as soon as its first bad byte arrives (a client
+  /// cannot make the server buffer garbage up to the limit). The pass stops at
+  /// `max_header_bytes` from the start of `data`: running into that bound is 414 in the
+  /// request line and 431 after it; running out of data before it is "incomplete".
   Result parse(std::string_view data, Request& out) {
-    // Skip the empty lines a client may send between requests.
-    std::size_t start = 0;
-    while (start + 1 < data.size() && data[start] == '\r' && data[start + 1] == '\n') start += 2;
-    if (start > m_limits.max_header_bytes) return error(400, "Bad Request");
-    const std::string_view rest = data.substr(start);
-    const std::size_t end = detail::find_head_end(rest);
-    if (end == std::string_view::npos) {
-      // Reject early what can no longer become valid, so a client cannot make us buffer.
-      const std::size_t line_end = rest.find("\r\n");
-      if (line_end == std::string_view::npos) {
-        if (rest.size() > m_limits.max_header_bytes) return error(414, "URI Too Long");
-        if (!prefix_plausible(rest)) return error(400, "Bad Request");
-      } else if (rest.size() + 2 > m_limits.max_header_bytes) {
-        return error(431, "Request Header Fields Too Large");
+    const char* p = data.data();
+    const bool capped = data.size() > m_limits.max_header_bytes;
+    const char* const end = p + std::min(data.size(), m_limits.max_header_bytes);
+    auto more = [capped](int status) -> Result {
+      if (!capped) return {};
+      return status == 414 ? error(414, "URI Too Long") : error(431, "Request Header Fields Too Large");
+    };
+
+    // Empty lines a client may send between requests are skipped.
+    while (p < end && *p == '\r') {
+      if (end - p < 2) return more(414);
+      if (p[1] != '\n') return bad_request();
+      p += 2;
+    }
+
+    // Request line: method SP request-target SP HTTP-version CRLF. Each byte is checked as the
+    // separator after it is looked for (a byte that belongs to neither makes the line bad).
+    const char* const method = p;
+    while (p < end && is_tchar(*p)) ++p;
+    if (p == end) return more(414);
+    if (*p != ' ' || p == method) return bad_request();
+    out.method = {method, static_cast<std::size_t>(p - method)};
+    const char* const target = ++p;
+    while (p < end && detail::has_class(*p, detail::k_target_char)) ++p;
+    if (p == end) return more(414);
+    if (*p != ' ' || p == target) return bad_request();
+    out.target = {target, static_cast<std::size_t>(p - target)};
+    ++p;
+    // "HTTP/" DIGIT "." DIGIT CRLF, checked as far as it has arrived.
+    constexpr std::string_view k_version = "HTTP/1.1\r\n";
+    const bool whole_line = static_cast<std::size_t>(end - p) >= k_version.size();
+    if (!whole_line || std::memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '1' && p[7] != '0') || p[8] != '\r' ||
+        p[9] != '\n') {
+      // Not HTTP/1.1 or HTTP/1.0 (the common cases, compared at once above): which error, or
+      // is it a prefix of a valid line?
+      const auto version_bytes = std::min<std::size_t>(static_cast<std::size_t>(end - p), k_version.size());
+      for (std::size_t i = 0; i < version_bytes; ++i) {
+        if (i == 5 || i == 7 ? !is_digit(p[i]) : p[i] != k_version[i]) return bad_request();
       }
-      return {};
+      if (!whole_line) return more(414);
+      return error(505, "HTTP Version Not Supported");
     }
-    const std::size_t head_size = end + 4;  // with the empty line
-    if (head_size > m_limits.max_header_bytes) {
-      const std::size_t line_end = rest.find("\r\n");
-      if (line_end + 2 > m_limits.max_header_bytes) return error(414, "URI Too Long");
-      return error(431, "Request Header Fields Too Large");
-    }
-    const std::string_view head = detail::slice(rest, 0, end + 2);  // every line with its CRLF
+    out.minor_version = p[7] - '0';
+    p += k_version.size();
 
-    // Request line.
-    std::size_t pos = detail::find_crlf(head, 0);
-    const std::string_view line = detail::slice(head, 0, pos);
-    pos += 2;
-    // method SP: the method's characters are checked as the space is looked for (a byte that is
-    // neither a tchar nor the space makes the line bad wherever the space is).
-    std::size_t sp1 = 0;
-    while (sp1 < line.size() && is_tchar(line[sp1])) ++sp1;
-    if (sp1 == line.size() || line[sp1] != ' ' || sp1 == 0) return error(400, "Bad Request");
-    // request-target SP: likewise (a control byte or DEL makes it bad).
-    std::size_t sp2 = sp1 + 1;
-    while (sp2 < line.size() && detail::has_class(line[sp2], detail::k_target_char)) ++sp2;
-    if (sp2 == line.size() || line[sp2] != ' ' || sp2 == sp1 + 1) return error(400, "Bad Request");
-    out.method = detail::slice(line, 0, sp1);
-    out.target = detail::slice(line, sp1 + 1, sp2 - sp1 - 1);
-    const std::string_view version = detail::slice(line, sp2 + 1, line.size() - sp2 - 1);
-    if (version.size() != 8 || version[0] != 'H' || version[1] != 'T' || version[2] != 'T' || version[3] != 'P' ||
-        version[4] != '/' || !is_digit(version[5]) || version[6] != '.' || !is_digit(version[7])) {
-      return error(400, "Bad Request");
-    }
-    if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) return error(505, "HTTP Version Not Supported");
-    out.minor_version = version[7] - '0';
-
-    // Header fields.
-    m_headers.clear();
+    // Header fields: token ":" OWS value OWS CRLF, up to the empty line.
+    std::size_t header_count = 0;
     bool has_length = false, has_encoding = false, has_host = false;
     bool close = false, keep_alive = false;
     std::size_t length = 0;
-    while (pos < head.size()) {
-      const std::size_t eol = detail::find_crlf(head, pos);
-      const std::string_view field = detail::slice(head, pos, eol - pos);
-      pos = eol + 2;
-      if (m_headers.size() == m_limits.max_headers) return error(431, "Request Header Fields Too Large");
-      // token ":": the name's characters are checked as the colon is looked for (this also
-      // rejects obs-fold and whitespace before the colon).
-      std::size_t colon = 0;
-      while (colon < field.size() && is_tchar(field[colon])) ++colon;
-      if (colon == field.size() || field[colon] != ':' || colon == 0) return error(400, "Bad Request");
-      Header h{detail::slice(field, 0, colon), trim(detail::slice(field, colon + 1, field.size() - colon - 1))};
-      if (!detail::valid_field_value(h.value)) return error(400, "Bad Request");
+    for (;;) {
+      if (p == end) return more(431);
+      if (*p == '\r') {  // the empty line that ends the section
+        if (end - p < 2) return more(431);
+        if (p[1] != '\n') return bad_request();
+        p += 2;
+        break;
+      }
+      if (header_count == m_headers.size()) return error(431, "Request Header Fields Too Large");
+      // The name's characters are checked as the colon is looked for (this also rejects
+      // obs-fold and whitespace before the colon).
+      const char* const name = p;
+      while (p < end && is_tchar(*p)) ++p;
+      if (p == end) return more(431);
+      if (*p != ':' || p == name) return bad_request();
+      const std::string_view name_view{name, static_cast<std::size_t>(p - name)};
+      ++p;
+      while (p < end && (*p == ' ' || *p == '\t')) ++p;
+      const char* const value = p;
+      p = detail::scan_field_value(p, end);
+      if (p == end) return more(431);
+      if (*p != '\r') return bad_request();  // a control byte, DEL or a bare LF
+      if (end - p < 2) return more(431);
+      if (p[1] != '\n') return bad_request();  // a bare CR
+      const char* value_end = p;
+      while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) --value_end;
+      p += 2;
+      Header& h = m_headers[header_count++];
+      h = {name_view, {value, static_cast<std::size_t>(value_end - value)}};
       // The size first: most fields are none of these, and the comparison is then skipped.
       const std::size_t n = h.name.size();
       if (n == 14 && token_is(h.name, "content-length")) {
         std::size_t n = 0;
-        if (h.value.empty()) return error(400, "Bad Request");
+        if (h.value.empty()) return bad_request();
         for (char c : h.value) {
-          if (!is_digit(c)) return error(400, "Bad Request");
+          if (!is_digit(c)) return bad_request();
           if (n > (SIZE_MAX - 9) / 10) return error(413, "Content Too Large");
           n = n * 10 + static_cast<std::size_t>(c - '0');
         }
-        if (has_length && n != length) return error(400, "Bad Request");
+        if (has_length && n != length) return bad_request();
         has_length = true;
         length = n;
       } else if (n == 17 && token_is(h.name, "transfer-encoding")) {
         has_encoding = true;
       } else if (n == 4 && token_is(h.name, "host")) {
-        if (has_host) return error(400, "Bad Request");
+        if (has_host) return bad_request();
         has_host = true;
       } else if (n == 10 && token_is(h.name, "connection")) {
         for_each_token(h.value, [&](std::string_view token) {
@@ -265,31 +266,39 @@ class RequestParser {
           if (iequals(token, "keep-alive")) keep_alive = true;
         });
       }
-      m_headers.push_back(h);
     }
-    if (has_length && has_encoding) return error(400, "Bad Request");
+    if (has_length && has_encoding) return bad_request();
     if (has_encoding) return error(501, "Not Implemented");
-    if (out.minor_version == 1 && !has_host) return error(400, "Bad Request");
+    if (out.minor_version == 1 && !has_host) return bad_request();
     if (length > m_limits.max_body) return error(413, "Content Too Large");
-    out.headers = m_headers;
+    out.headers = std::span<const Header>(m_headers.data(), header_count);
     out.keep_alive = out.minor_version == 1 ? !close : (keep_alive && !close);
 
-    // Body.
-    if (rest.size() - head_size < length) return {};
-    out.body = detail::slice(rest, head_size, length);
-    return {Status::complete, start + head_size + length, 0, {}};
+    // Body: exactly Content-Length bytes.
+    const auto head_size = static_cast<std::size_t>(p - data.data());
+    if (data.size() - head_size < length) return {};
+    out.body = {p, length};
+    return {Status::complete, head_size + length, 0, {}};
   }
 
  private:
   static Result error(int status, std::string_view reason) noexcept { return {Status::error, 0, status, reason}; }
+  static Result bad_request() noexcept { return error(400, "Bad Request"); }
   static constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
   /// RFC 9110 tchar: the characters of a token (method, header name).
   static constexpr bool is_tchar(char c) noexcept { return detail::has_class(c, detail::k_tchar); }
   /// iequals(name, lower) for a `name` of tchars and a `lower` of lowercase letters and '-': for
   /// a tchar c, c | 0x20 is such a character exactly when c is it in either case.
-  static constexpr bool token_is(std::string_view name, std::string_view lower) noexcept {
+  static bool token_is(std::string_view name, std::string_view lower) noexcept {
     if (name.size() != lower.size()) return false;
-    for (std::size_t i = 0; i < name.size(); ++i) {
+    std::size_t i = 0;
+    for (; i + 4 <= name.size(); i += 4) {  // four bytes at a time
+      std::uint32_t a = 0, b = 0;
+      std::memcpy(&a, name.data() + i, 4);
+      std::memcpy(&b, lower.data() + i, 4);
+      if ((a | 0x20202020u) != b) return false;
+    }
+    for (; i < name.size(); ++i) {
       if (static_cast<char>(name[i] | 0x20) != lower[i]) return false;
     }
     return true;
@@ -308,30 +317,8 @@ class RequestParser {
       list.remove_prefix(comma + 1);
     }
   }
-  /// False when the start of a request line (no CRLF yet) already breaks the grammar, so a
-  /// client sending garbage without line ends is answered at once, not at the size limit.
-  static bool prefix_plausible(std::string_view s) noexcept {
-    std::size_t i = 0;
-    while (i < s.size() && is_tchar(s[i])) ++i;
-    if (i == s.size()) return true;
-    if (s[i] != ' ' || i == 0) return false;
-    for (++i; i < s.size(); ++i) {
-      const auto u = static_cast<unsigned char>(s[i]);
-      if (u == ' ') break;
-      if (u < 0x20 || u == 0x7f) return false;
-    }
-    if (i == s.size()) return true;
-    const std::string_view version = s.substr(i + 1);
-    const std::string_view expected = "HTTP/1.1\r";
-    for (std::size_t k = 0; k < version.size(); ++k) {
-      if (k >= expected.size()) return false;
-      if (k == 7 ? !is_digit(version[k]) : (k == 5 ? !is_digit(version[k]) : version[k] != expected[k])) return false;
-    }
-    return true;
-  }
-
   Limits m_limits;
-  std::vector<Header> m_headers;  // the last request's fields (reused: no allocation per request)
+  std::vector<Header> m_headers;  // max_headers entries: the last request's fields are its first ones
 };
 
 }  // namespace http

@@ -351,6 +351,9 @@ void EventLoop::run_once() {
   if (impl.timers.size() > 0) impl.timers.fire_due(now_ns());
   // 3. The callbacks ready now; what they schedule runs next iteration.
   run_ready_batch();
+  // 4. What they wrote to connections goes out now, one system call per connection (see
+  //    StreamTransport::write).
+  if (impl.flush_head != nullptr) impl.flush_deferred();
 }
 
 namespace {

@@ -87,7 +87,50 @@ struct LoopHandle {
   bool m_linked = false;         // true while in a loop's list (so: while that loop is open)
 };
 
+/// A connection holding bytes written during this iteration of the loop and not sent yet (see
+/// StreamTransport::write): the loop calls its hook after the iteration's callbacks have run,
+/// before it polls again. Linked at most once (a doubly linked intrusive list: the owner
+/// unlinks itself when it closes; no allocation).
+struct FlushNode {
+  using FlushHook = void (*)(FlushNode*) noexcept;
+  FlushNode(FlushHook hook, void* owner) noexcept : m_hook(hook), m_owner(owner) {}
+  FlushNode(const FlushNode&) = delete;
+  FlushNode& operator=(const FlushNode&) = delete;
+  ~FlushNode() { assert(!m_linked); }
+
+  FlushHook m_hook;
+  void* m_owner;
+  FlushNode* m_prev = nullptr;  // links in LoopImpl's flush list (loop thread only)
+  FlushNode* m_next = nullptr;
+  bool m_linked = false;
+};
+
 struct LoopImpl {
+  /// Links `n` to the flush list unless it is linked already.
+  void defer_flush(FlushNode& n) noexcept {
+    if (n.m_linked) return;
+    n.m_prev = flush_tail;
+    n.m_next = nullptr;
+    if (flush_tail != nullptr) flush_tail->m_next = &n; else flush_head = &n;
+    flush_tail = &n;
+    n.m_linked = true;
+  }
+  /// Unlinks `n` if it is linked.
+  void cancel_flush(FlushNode& n) noexcept {
+    if (!n.m_linked) return;
+    if (n.m_prev != nullptr) n.m_prev->m_next = n.m_next; else flush_head = n.m_next;
+    if (n.m_next != nullptr) n.m_next->m_prev = n.m_prev; else flush_tail = n.m_prev;
+    n.m_prev = n.m_next = nullptr;
+    n.m_linked = false;
+  }
+  /// Unlinks every node of the flush list, in order, and calls its hook.
+  void flush_deferred() noexcept {
+    while (FlushNode* n = flush_head) {
+      cancel_flush(*n);
+      n->m_hook(n);
+    }
+  }
+
   /// Links `h` (not linked yet) to the loop: close() will close it.
   void attach(LoopHandle& h) noexcept {
     assert(!h.m_linked);
@@ -127,6 +170,8 @@ struct LoopImpl {
   std::unique_ptr<futures::ThreadPoolExecutor> executor;  // created on first use
   int closing = 0;  // our own handles whose close callback has not run yet (close())
   LoopHandle* handles = nullptr;  // the networking code's open handles (loop thread only)
+  FlushNode* flush_head = nullptr;  // connections with bytes to send before the next poll
+  FlushNode* flush_tail = nullptr;
 };
 
 }  // namespace concur::asyncio::detail

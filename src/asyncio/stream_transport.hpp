@@ -7,8 +7,11 @@
 // buffer goes back to a small per-thread pool for the next connection that reads). Reading
 // pauses when more than 2 × limit bytes are buffered (Python's rule) and resumes when a reader
 // waits or the buffer falls to the limit.
-// Writing: write() sends at once with uv_try_write when nothing is queued (the common case:
-// one system call, no copy, no allocation); the rest is copied into one uv_write request.
+// Writing: a small write() made while the loop runs is copied to m_unsent, and the loop sends
+// it after the callbacks of its iteration (before it polls again), with whatever else they
+// wrote to the connection: one system call. A large write, or one made while the loop is not
+// running, is sent at once (what uv_try_write does: one system call, no copy). What the socket
+// does not take is copied into one uv_write request, and later writes queue behind it.
 // Closing: close() stops reading and closes the handle once the queued writes are done;
 // abort() and connection loss close it at once, and so does EventLoop::close() if the
 // connection is still open then. The object is deleted when the handle is closed and no handle
@@ -25,6 +28,7 @@
 
 #include "concur/asyncio/streams.hpp"
 #include "loop_impl.hpp"
+#include "byte_buffer.hpp"
 
 namespace concur::asyncio::detail {
 
@@ -50,7 +54,7 @@ class StreamTransport {
 
   // ---- reading ---------------------------------------------------------------------------
   [[nodiscard]] std::string_view buffered() const noexcept {
-    return {m_buffer.data() + m_read_pos, m_buffer.size() - m_read_pos};  // m_read_pos <= size()
+    return m_buffer.view();
   }
   void consume(std::size_t n) noexcept;
   [[nodiscard]] bool eof() const noexcept { return m_eof; }
@@ -64,7 +68,8 @@ class StreamTransport {
   // ---- writing ---------------------------------------------------------------------------
   void write(const uv_buf_t* bufs, unsigned count);
   void write_eof();
-  [[nodiscard]] std::size_t write_buffer_size() const noexcept { return m_queued; }
+  /// Bytes written and not sent yet (deferred to the end of the loop's iteration, or queued).
+  [[nodiscard]] std::size_t write_buffer_size() const noexcept { return m_queued + m_unsent.size(); }
   void set_write_buffer_limits(std::size_t high, std::size_t low) noexcept {
     m_high = high;
     m_low = low;
@@ -107,6 +112,16 @@ class StreamTransport {
   void release_handles() noexcept;  // the last shared_ptr is gone
   void lose(int err) noexcept;      // the connection failed: remember why, close at once
   void really_close() noexcept;
+  /// uv_try_write() with nothing queued: the bytes written (0 if the socket is full), or a
+  /// libuv error code.
+  [[gnu::always_inline]] inline int try_write(const uv_buf_t* bufs, unsigned count) noexcept;
+  /// Copies the bytes of `bufs` after the first `skip` into one uv_write request.
+  void queue_write(const uv_buf_t* bufs, unsigned count, std::size_t total, std::size_t skip);
+  /// Sends m_unsent (what the socket does not take now is queued); wakes drain() waiters.
+  /// Inlined into the loop's flush hook, like try_write(): fewer returns to mispredict after
+  /// the system call.
+  [[gnu::always_inline]] inline void send_unsent() noexcept;
+  static void on_flush(FlushNode* n) noexcept;
   void pause_reading() noexcept;
   void resume_reading() noexcept;
   void wake_reader() noexcept {
@@ -126,10 +141,13 @@ class StreamTransport {
   } m_handle{};
   EventLoop* m_loop;               // only dereferenced while the handle is open (the loop is, then)
   LoopHandle m_loop_handle{&on_loop_close, this};  // linked to the loop from create() to on_close
-  std::string m_buffer;            // received bytes; the unread ones are [m_read_pos, size)
-  std::size_t m_read_pos = 0;
+  uv_os_fd_t m_fd = -1;            // the socket, once try_write() asked libuv for it
+  ByteBuffer m_buffer;             // received bytes not consumed yet
+  ByteBuffer m_unsent;             // written during this loop iteration, sent at its end (m_queued == 0)
+  FlushNode m_flush_node{&on_flush, this};  // in the loop's flush list while m_unsent has bytes
   std::size_t m_limit;             // StreamReader's limit (> 0)
   std::size_t m_queued = 0;        // bytes in uv_write requests not yet completed
+  static constexpr std::size_t max_unsent = 16 * 1024;  // larger writes are not deferred
   std::size_t m_high = 64 * 1024;  // drain() waits above this ...
   std::size_t m_low = 16 * 1024;   // ... until the queue falls to this
   IoWait* m_read_waiter = nullptr; // the one task waiting for data (Python allows one reader)

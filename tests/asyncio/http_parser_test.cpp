@@ -108,6 +108,43 @@ TEST(HttpParser, RejectsGarbageBeforeTheLineEnds) {
   EXPECT_EQ(error_of("GET / HTTP/1.1"), 0);  // still a valid prefix
 }
 
+TEST(HttpParser, RejectsBadHeaderBytesBeforeTheHeaderSectionEnds) {
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\nHost: h\r\nX-A: b\x01"), 400);
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\nHo st"), 400);
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\nHost: h\rX"), 400);  // a bare CR
+  EXPECT_EQ(error_of("GET / HTTP/1.1\rX"), 400);
+  EXPECT_EQ(error_of("GET / HTTP/1.1\r\nHost: h\r\nX-A: b"), 0);  // still a valid prefix
+  EXPECT_EQ(error_of("\r"), 0);  // perhaps the start of an empty line before a request
+  EXPECT_EQ(error_of("\rGET"), 400);
+}
+
+TEST(HttpParser, ChecksEveryByteOfAFieldValueWhereverItStands) {
+  // Values long enough for the word-at-a-time scan, with one byte changed at every position:
+  // a control byte (other than HTAB) or DEL is 400; HTAB and obs-text (0x80-0xff) are allowed.
+  const std::string value(40, 'v');
+  for (std::size_t at = 0; at < value.size(); ++at) {
+    for (int byte = 0; byte < 256; ++byte) {
+      std::string v = value;
+      v[at] = static_cast<char>(byte);
+      const std::string data = "GET / HTTP/1.1\r\nHost: h\r\nX-V: " + v + "\r\n\r\n";
+      const bool allowed = byte == '\t' || (byte >= 0x20 && byte != 0x7f);
+      http::Request req;
+      http::RequestParser parser;
+      const http::Result r = parser.parse(data, req);
+      if (!allowed) {
+        ASSERT_EQ(r.status, http::Status::error) << at << " " << byte;
+        ASSERT_EQ(r.error_status, 400) << at << " " << byte;
+        continue;
+      }
+      ASSERT_EQ(r.status, http::Status::complete) << at << " " << byte;
+      std::string expected = v;  // surrounding whitespace is not part of the value
+      while (!expected.empty() && (expected.back() == ' ' || expected.back() == '\t')) expected.pop_back();
+      while (!expected.empty() && (expected.front() == ' ' || expected.front() == '\t')) expected.erase(0, 1);
+      ASSERT_EQ(req.header("x-v"), expected) << at << " " << byte;
+    }
+  }
+}
+
 TEST(HttpParser, AnswersUnsupportedVersionsWith505AndTransferCodingsWith501) {
   EXPECT_EQ(error_of("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505);
   EXPECT_EQ(error_of("GET / HTTP/1.2\r\nHost: h\r\n\r\n"), 505);

@@ -28,6 +28,14 @@
 //    queues the rest; drain() waits while more than the high-water mark (64 KiB) is queued,
 //    until it falls to the low-water mark (16 KiB). A writer that always awaits drain() holds
 //    at most high-water + one write of memory, whatever the reader's speed.
+//    Unlike Python, a small write (up to 16 KiB in all) made while the loop runs is sent when
+//    the callbacks of the loop's current iteration have run, before the loop waits for I/O
+//    again, together with whatever else they wrote to that connection: one system call for
+//    all of it (a server answering pipelined requests one write() at a time sends one packet),
+//    and none in the middle of the task's work. Nothing waits longer than that iteration;
+//    get_write_buffer_size() counts these bytes, drain() waits for them like for queued ones,
+//    close() and write_eof() send them first, abort() drops them. Larger writes, and writes
+//    made while the loop is not running, are sent at once.
 //  * Errors: std::system_error subclasses named as Python's (ConnectionResetError,
 //    ConnectionRefusedError, BrokenPipeError, ...) carrying the errno; IncompleteReadError and
 //    LimitOverrunError from concur/errors.hpp.
@@ -228,7 +236,8 @@ class StreamWriter {
   StreamWriter() = default;
   explicit StreamWriter(std::shared_ptr<detail::StreamTransport> t) noexcept : m_transport(std::move(t)) {}
 
-  /// Sends `data` (or queues what the socket does not take now). Never blocks. Data written
+  /// Sends `data` (or queues what the socket does not take now; small writes go out at the
+  /// end of the loop's iteration, see the file comment). Never blocks. Data written
   /// after close() or after the connection was lost is dropped (drain() reports the loss);
   /// RuntimeError once the connection's loop closed it (the writer outlived its loop).
   void write(std::string_view data);
@@ -252,7 +261,8 @@ class StreamWriter {
   detail::StreamAwaiter<detail::StreamOp::closed> wait_closed() const { return detail::StreamAwaiter<detail::StreamOp::closed>(*transport()); }
   /// "peername" or "sockname" (an Address); nullopt for any other name or if unavailable.
   [[nodiscard]] std::optional<Address> get_extra_info(std::string_view name) const;
-  /// Bytes queued and not yet taken by the socket.
+  /// Bytes written and not yet taken by the socket (queued, or waiting for the end of the
+  /// loop's iteration).
   [[nodiscard]] std::size_t get_write_buffer_size() const noexcept;
   /// drain()'s marks; `low` defaults to high / 4 (Python's rule). ValueError if low > high.
   void set_write_buffer_limits(std::size_t high, std::optional<std::size_t> low = std::nullopt);
