@@ -147,17 +147,22 @@ bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWri
   return close;
 }
 
+/// Waits until the client has read enough of its answers (drain()). A coroutine of its own,
+/// made only when a client falls behind: its awaiter is not part of every connection's frame.
+Task<void> wait_for_client(const StreamWriter& writer) { co_await writer.drain(); }
+
 /// One connection: answer what arrived, wait for more. An idle connection holds only this
 /// frame, its socket and its unparsed bytes (none between requests).
 Task<void> serve_client(const http::Limits* limits, StreamReader reader, StreamWriter writer) {
   try {
     while (!answer_buffered(*limits, reader, writer)) {
-      // Flow control: wait while the client does not read its answers (at once below the
-      // high-water mark: the common case).
-      co_await writer.drain();
       const std::size_t before = reader.buffered().size();
       co_await reader.wait_for_data();
       if (reader.buffered().size() == before) break;  // EOF (a partial request is dropped)
+      // Flow control: the answers went out when the loop iteration that wrote them ended;
+      // what the socket did not take is still buffered. Before answering more, wait while the
+      // client does not read them (at once below the high-water mark).
+      if (writer.get_write_buffer_size() > 0) co_await wait_for_client(writer);
     }
   } catch (const concur::ConnectionError&) {
     // The client reset the connection: nothing to answer.

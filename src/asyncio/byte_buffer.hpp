@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace concur::asyncio::detail {
@@ -33,22 +34,24 @@ class ByteBuffer {
 
   /// Appends `n` bytes. Moves the unread bytes to the front of the block when that makes room
   /// (amortised: never more bytes than were consumed since), else moves them to a block twice
-  /// as large. Throws std::bad_alloc with the buffer unchanged.
+  /// as large. Throws std::bad_alloc with the buffer unchanged (also beyond 4 GiB).
   void append(const char* bytes, std::size_t n);
 
   /// Drops the first `n` bytes (n <= size()); an emptied buffer gives its block back.
   void consume(std::size_t n) noexcept {
-    m_begin += n;
+    m_begin += static_cast<std::uint32_t>(n);
     if (m_begin == m_end) release();
   }
 
  private:
   void release() noexcept;
 
+  // 32-bit offsets: every connection has two buffers (a block is at most 4 GiB: append()
+  // throws std::bad_alloc beyond).
   char* m_data = nullptr;
-  std::size_t m_begin = 0;
-  std::size_t m_end = 0;
-  std::size_t m_capacity = 0;
+  std::uint32_t m_begin = 0;
+  std::uint32_t m_end = 0;
+  std::uint32_t m_capacity = 0;
 };
 
 }  // namespace concur::asyncio::detail

@@ -379,6 +379,7 @@ void EventLoop::run_ready_batch() {
     } else {
       node->run_ready();
     }
+    if (m_impl->flush_count >= detail::LoopImpl::flush_batch) m_impl->flush_deferred();
     node = next;
   }
 }

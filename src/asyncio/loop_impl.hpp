@@ -88,46 +88,42 @@ struct LoopHandle {
 };
 
 /// A connection holding bytes written during this iteration of the loop and not sent yet (see
-/// StreamTransport::write): the loop calls its hook after the iteration's callbacks have run,
-/// before it polls again. Linked at most once (a doubly linked intrusive list: the owner
-/// unlinks itself when it closes; no allocation).
+/// StreamTransport::write): the loop hands it to flush_stream() after the iteration's callbacks
+/// have run, before it polls again. A doubly linked intrusive list (no allocation; the owner
+/// unlinks itself when it closes); two pointers, as every connection carries one.
 struct FlushNode {
-  using FlushHook = void (*)(FlushNode*) noexcept;
-  FlushNode(FlushHook hook, void* owner) noexcept : m_hook(hook), m_owner(owner) {}
-  FlushNode(const FlushNode&) = delete;
-  FlushNode& operator=(const FlushNode&) = delete;
-  ~FlushNode() { assert(!m_linked); }
-
-  FlushHook m_hook;
-  void* m_owner;
   FlushNode* m_prev = nullptr;  // links in LoopImpl's flush list (loop thread only)
   FlushNode* m_next = nullptr;
-  bool m_linked = false;
 };
 
+/// Sends what the connection of `n` wrote (defined in stream_transport.cpp).
+void flush_stream(FlushNode* n) noexcept;
+
 struct LoopImpl {
+  /// True if `n` is in the flush list.
+  [[nodiscard]] bool flush_linked(const FlushNode& n) const noexcept { return n.m_prev != nullptr || flush_head == &n; }
   /// Links `n` to the flush list unless it is linked already.
   void defer_flush(FlushNode& n) noexcept {
-    if (n.m_linked) return;
+    if (flush_linked(n)) return;
     n.m_prev = flush_tail;
     n.m_next = nullptr;
     if (flush_tail != nullptr) flush_tail->m_next = &n; else flush_head = &n;
     flush_tail = &n;
-    n.m_linked = true;
+    ++flush_count;
   }
   /// Unlinks `n` if it is linked.
   void cancel_flush(FlushNode& n) noexcept {
-    if (!n.m_linked) return;
+    if (!flush_linked(n)) return;
     if (n.m_prev != nullptr) n.m_prev->m_next = n.m_next; else flush_head = n.m_next;
     if (n.m_next != nullptr) n.m_next->m_prev = n.m_prev; else flush_tail = n.m_prev;
     n.m_prev = n.m_next = nullptr;
-    n.m_linked = false;
+    --flush_count;
   }
-  /// Unlinks every node of the flush list, in order, and calls its hook.
+  /// Unlinks every node of the flush list, in order, and sends what its connection wrote.
   void flush_deferred() noexcept {
     while (FlushNode* n = flush_head) {
       cancel_flush(*n);
-      n->m_hook(n);
+      flush_stream(n);
     }
   }
 
@@ -172,6 +168,12 @@ struct LoopImpl {
   LoopHandle* handles = nullptr;  // the networking code's open handles (loop thread only)
   FlushNode* flush_head = nullptr;  // connections with bytes to send before the next poll
   FlushNode* flush_tail = nullptr;
+  std::size_t flush_count = 0;      // nodes in that list
+  /// The loop sends as soon as this many connections have bytes waiting, not only at the end
+  /// of the iteration: each holds a buffer until then, and with thousands of connections ready
+  /// at once, thousands of buffers (cold in the cache by the time they are sent, and more than
+  /// the per-thread pool keeps) cost more than the system calls they save.
+  static constexpr std::size_t flush_batch = 32;
 };
 
 }  // namespace concur::asyncio::detail

@@ -165,14 +165,15 @@ inline int StreamTransport::try_write(const uv_buf_t* bufs, unsigned count) noex
   // uv_try_write() does the same for a connected stream with no write queued, behind checks
   // that write() has already made (its calls were a measurable part of a server's user time
   // per request). On Unix a uv_buf_t is laid out as a struct iovec (libuv documents it).
-  if (m_fd < 0 && uv_fileno(&m_handle.handle, &m_fd) != 0) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(&m_handle.handle, &fd) != 0) {
     const int n = uv_try_write(stream(), bufs, count);
     return n == UV_EAGAIN || n == UV_ENOSYS ? 0 : n;
   }
   ssize_t n = 0;
   do {
-    n = count == 1 ? ::write(m_fd, bufs[0].base, bufs[0].len)
-                   : ::writev(m_fd, reinterpret_cast<const iovec*>(bufs), static_cast<int>(std::min(count, 1024u)));
+    n = count == 1 ? ::write(fd, bufs[0].base, bufs[0].len)
+                   : ::writev(fd, reinterpret_cast<const iovec*>(bufs), static_cast<int>(std::min(count, 1024u)));
   } while (n < 0 && errno == EINTR);
   if (n >= 0) return static_cast<int>(std::min<ssize_t>(n, INT_MAX));
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return 0;
@@ -195,7 +196,7 @@ void StreamTransport::write(const uv_buf_t* bufs, unsigned count) {
     // sending from the loop itself made a server's user time per request a third smaller.
     if (count == 1 && m_unsent.size() + total <= max_unsent && m_loop->is_running()) {
       m_unsent.append(bufs[0].base, total);  // unchanged if it throws
-      m_loop->impl().defer_flush(m_flush_node);
+      m_loop->impl().defer_flush(*this);
       return;
     }
     send_unsent();
@@ -243,7 +244,7 @@ void StreamTransport::queue_write(const uv_buf_t* bufs, unsigned count, std::siz
 
 inline void StreamTransport::send_unsent() noexcept {
   if (m_unsent.empty()) return;
-  if (m_flush_node.m_linked) m_loop->impl().cancel_flush(m_flush_node);
+  m_loop->impl().cancel_flush(*this);
   const std::string_view bytes = m_unsent.view();
   uv_buf_t buf;
   buf.base = const_cast<char*>(bytes.data());
@@ -268,7 +269,7 @@ inline void StreamTransport::send_unsent() noexcept {
   if (m_queued <= m_low) m_drain_waiters.fire_all();
 }
 
-void StreamTransport::on_flush(FlushNode* n) noexcept { static_cast<StreamTransport*>(n->m_owner)->send_unsent(); }
+void flush_stream(FlushNode* n) noexcept { static_cast<StreamTransport*>(n)->send_unsent(); }
 
 void StreamTransport::on_write(uv_write_t* r, int status) noexcept {
   auto* req = reinterpret_cast<WriteReq*>(r);
@@ -313,8 +314,10 @@ void StreamTransport::close() noexcept {
 
 void StreamTransport::abort() noexcept {
   if (m_state == State::closed) return;
-  m_unsent.consume(m_unsent.size());  // dropped, with the queued writes
-  if (m_flush_node.m_linked) m_loop->impl().cancel_flush(m_flush_node);
+  if (!m_unsent.empty()) {  // dropped, with the queued writes
+    m_unsent.consume(m_unsent.size());
+    m_loop->impl().cancel_flush(*this);
+  }
   m_state = State::closing;
   m_reading = false;
   m_eof = true;
@@ -335,7 +338,7 @@ void StreamTransport::really_close() noexcept {
 void StreamTransport::on_close(uv_handle_t* h) noexcept {
   auto* t = static_cast<StreamTransport*>(h->data);
   LoopImpl::detach(*t->m_loop, t->m_loop_handle);
-  if (t->m_flush_node.m_linked) t->m_loop->impl().cancel_flush(t->m_flush_node);
+  t->m_loop->impl().cancel_flush(*t);
   t->m_state = State::closed;
   t->m_eof = true;
   t->wake_reader();

@@ -35,7 +35,7 @@ namespace concur::asyncio::detail {
 /// A connection of `server` closed: unlink it (defined in stream_server.cpp).
 void server_client_closed(ServerState& server, StreamTransport& t) noexcept;
 
-class StreamTransport {
+class StreamTransport : public FlushNode {  // the node: in the loop's flush list while m_unsent has bytes
  public:
   enum class Kind : std::uint8_t { tcp, pipe };
   enum class State : std::uint8_t { open, closing, closed };
@@ -121,7 +121,7 @@ class StreamTransport {
   /// Inlined into the loop's flush hook, like try_write(): fewer returns to mispredict after
   /// the system call.
   [[gnu::always_inline]] inline void send_unsent() noexcept;
-  static void on_flush(FlushNode* n) noexcept;
+  friend void flush_stream(FlushNode* n) noexcept;
   void pause_reading() noexcept;
   void resume_reading() noexcept;
   void wake_reader() noexcept {
@@ -141,10 +141,8 @@ class StreamTransport {
   } m_handle{};
   EventLoop* m_loop;               // only dereferenced while the handle is open (the loop is, then)
   LoopHandle m_loop_handle{&on_loop_close, this};  // linked to the loop from create() to on_close
-  uv_os_fd_t m_fd = -1;            // the socket, once try_write() asked libuv for it
   ByteBuffer m_buffer;             // received bytes not consumed yet
   ByteBuffer m_unsent;             // written during this loop iteration, sent at its end (m_queued == 0)
-  FlushNode m_flush_node{&on_flush, this};  // in the loop's flush list while m_unsent has bytes
   std::size_t m_limit;             // StreamReader's limit (> 0)
   std::size_t m_queued = 0;        // bytes in uv_write requests not yet completed
   static constexpr std::size_t max_unsent = 16 * 1024;  // larger writes are not deferred
