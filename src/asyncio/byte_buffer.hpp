@@ -19,7 +19,8 @@ namespace concur::asyncio::detail {
 class ByteBuffer {
  public:
   /// The size of a pooled block: a request, a line, a small message or answer fit in one.
-  static constexpr std::size_t block_size = 2048;
+  /// Larger data gets a block of its size (not pooled).
+  static constexpr std::size_t block_size = 512;
 
   ByteBuffer() noexcept = default;
   ByteBuffer(const ByteBuffer&) = delete;

@@ -30,12 +30,13 @@
 //    at most high-water + one write of memory, whatever the reader's speed.
 //    Unlike Python, a small write (up to 16 KiB in all) made while the loop runs is sent when
 //    the callbacks of the loop's current iteration have run, before the loop waits for I/O
-//    again, together with whatever else they wrote to that connection: one system call for
-//    all of it (a server answering pipelined requests one write() at a time sends one packet),
-//    and none in the middle of the task's work. Nothing waits longer than that iteration;
-//    get_write_buffer_size() counts these bytes, drain() waits for them like for queued ones,
-//    close() and write_eof() send them first, abort() drops them. Larger writes, and writes
-//    made while the loop is not running, are sent at once.
+//    again (sooner when many connections have bytes waiting), together with whatever else
+//    they wrote to that connection: one system call for all of it (a server answering
+//    pipelined requests one write() at a time sends one packet), and none in the middle of
+//    the task's work. Nothing waits longer than that iteration; get_write_buffer_size()
+//    counts these bytes, drain() waits for them like for queued ones, close() and
+//    write_eof() send them first, abort() drops them. Larger writes, and writes made while
+//    the loop is not running, are sent at once.
 //  * Errors: std::system_error subclasses named as Python's (ConnectionResetError,
 //    ConnectionRefusedError, BrokenPipeError, ...) carrying the errno; IncompleteReadError and
 //    LimitOverrunError from concur/errors.hpp.
