@@ -530,6 +530,12 @@ void EventLoop::close() {
   };
   // A close callback may close another handle (it then waits for the next iteration).
   while (impl.closing > 0 || any_closing()) uv_run(&impl.loop, UV_RUN_NOWAIT);
+  // Requests still in flight complete before the loop goes: a name lookup on libuv's thread
+  // pool whose task was destroyed above was cancelled, or is running and cannot be; either way
+  // its callback (which frees it) must run here, or the worker would later signal a freed loop.
+  // (libuv has no public count of requests; active_reqs is the one uv_loop_alive() reads, and
+  // unlike uv_loop_alive() it ignores any handle still open, which must not block close.)
+  while (impl.loop.active_reqs.count > 0) uv_run(&impl.loop, UV_RUN_ONCE);
   std::size_t live = 0;
   uv_walk(&impl.loop, [](uv_handle_t*, void* arg) { ++*static_cast<std::size_t*>(arg); }, &live);
   const int err = uv_loop_close(&impl.loop);

@@ -88,16 +88,13 @@ struct LoopHandle {
 };
 
 /// A connection holding bytes written during this iteration of the loop and not sent yet (see
-/// StreamTransport::write): the loop hands it to flush_stream() after the iteration's callbacks
-/// have run, before it polls again. A doubly linked intrusive list (no allocation; the owner
+/// StreamTransport::write): the loop sends them (LoopImpl::flush_deferred) after the
+/// iteration's callbacks have run, before it polls again. A doubly linked intrusive list (no allocation; the owner
 /// unlinks itself when it closes); two pointers, as every connection carries one.
 struct FlushNode {
   FlushNode* m_prev = nullptr;  // links in LoopImpl's flush list (loop thread only)
   FlushNode* m_next = nullptr;
 };
-
-/// Sends what the connection of `n` wrote (defined in stream_transport.cpp).
-void flush_stream(FlushNode* n) noexcept;
 
 struct LoopImpl {
   /// True if `n` is in the flush list.
@@ -119,13 +116,10 @@ struct LoopImpl {
     n.m_prev = n.m_next = nullptr;
     --flush_count;
   }
-  /// Unlinks every node of the flush list, in order, and sends what its connection wrote.
-  void flush_deferred() noexcept {
-    while (FlushNode* n = flush_head) {
-      cancel_flush(*n);
-      flush_stream(n);
-    }
-  }
+  /// Unlinks every node of the flush list, in order, and sends what its connection wrote
+  /// (defined in stream_transport.cpp, where the sending is inlined into its loop: after each
+  /// system call only this loop's own code runs, not returns up a chain of calls).
+  void flush_deferred() noexcept;
 
   /// Links `h` (not linked yet) to the loop: close() will close it.
   void attach(LoopHandle& h) noexcept {

@@ -269,7 +269,12 @@ inline void StreamTransport::send_unsent() noexcept {
   if (m_queued <= m_low) m_drain_waiters.fire_all();
 }
 
-void flush_stream(FlushNode* n) noexcept { static_cast<StreamTransport*>(n)->send_unsent(); }
+void LoopImpl::flush_deferred() noexcept {
+  while (FlushNode* n = flush_head) {
+    cancel_flush(*n);
+    static_cast<StreamTransport*>(n)->send_unsent();
+  }
+}
 
 void StreamTransport::on_write(uv_write_t* r, int status) noexcept {
   auto* req = reinterpret_cast<WriteReq*>(r);

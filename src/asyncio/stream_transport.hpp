@@ -118,10 +118,10 @@ class StreamTransport : public FlushNode {  // the node: in the loop's flush lis
   /// Copies the bytes of `bufs` after the first `skip` into one uv_write request.
   void queue_write(const uv_buf_t* bufs, unsigned count, std::size_t total, std::size_t skip);
   /// Sends m_unsent (what the socket does not take now is queued); wakes drain() waiters.
-  /// Inlined into the loop's flush hook, like try_write(): fewer returns to mispredict after
+  /// Inlined into LoopImpl::flush_deferred(), like try_write(): fewer returns to mispredict after
   /// the system call.
   [[gnu::always_inline]] inline void send_unsent() noexcept;
-  friend void flush_stream(FlushNode* n) noexcept;
+  friend struct LoopImpl;  // flush_deferred() sends m_unsent
   void pause_reading() noexcept;
   void resume_reading() noexcept;
   void wake_reader() noexcept {

@@ -623,6 +623,23 @@ TEST_F(Streams, AServerAndAConnectionLeftOpenWhenRunReturnsAreClosedWithTheLoop)
   server.close_clients();
 }
 
+TEST_F(Streams, ClosingTheLoopWhileANameIsBeingResolvedLeavesNoRequestBehind) {
+  // The connecting task is suspended on getaddrinfo (libuv's thread pool) when the loop
+  // closes: the task is destroyed, its request cancelled or, if the lookup already runs,
+  // waited for; the loop closes cleanly (the fixture checks for an unclean close) and no
+  // callback can reach the freed loop later.
+  m_expected_destroyed_pending = 1;
+  asyncio::EventLoop loop;
+  std::vector<std::string> loop_reports;
+  loop.set_exception_handler([&](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { loop_reports.push_back(c.message); });
+  auto connecting = loop.create_task(asyncio::open_connection("localhost", 9));
+  loop.run_until_complete([]() -> Task<void> { co_await asyncio::sleep(0s); }());  // it starts resolving
+  EXPECT_FALSE(connecting.done());
+  loop.close();
+  ASSERT_EQ(loop_reports.size(), 1u);
+  EXPECT_EQ(loop_reports[0], "Task was destroyed but it is pending!");
+}
+
 TEST_F(Streams, AWriterWithQueuedDataThatOutlivesItsLoopIsClosedByItAndCanBeDestroyedLater) {
   auto writer = std::make_unique<StreamWriter>();
   StreamWriter server_side;
