@@ -37,7 +37,11 @@ ServerState::ServerState(EventLoop& loop, ClientConnected cb, const ServerOption
   loop.impl().attach(m_loop_handle);
 }
 
-void ServerState::on_loop_close(LoopHandle* h) noexcept { static_cast<ServerState*>(h->m_owner)->close(); }
+void ServerState::on_loop_close(LoopHandle* h) noexcept {
+  auto* s = static_cast<ServerState*>(h->m_owner);
+  s->m_loop_closed = true;
+  s->close();
+}
 
 ServerState::~ServerState() {
   close();
@@ -296,7 +300,10 @@ Task<void> Server::serve_forever() { return detail::serve_forever_impl(state());
 void Server::close() { state()->close(); }
 void Server::close_clients() { state()->close_clients(false); }
 void Server::abort_clients() { state()->close_clients(true); }
-EventLoop& Server::get_loop() const { return state()->m_loop; }
+EventLoop& Server::get_loop() const {
+  if (state()->m_loop_closed) throw RuntimeError("get_loop() on a server whose event loop is closed");
+  return state()->m_loop;
+}
 
 Task<Server> start_server(ClientConnected client_connected, std::string host, std::uint16_t port, ServerOptions options) {
   return detail::start_tcp_server(std::move(client_connected), std::move(host), port, options);

@@ -53,6 +53,7 @@ class ServerState {
   bool m_serving = false;
   bool m_closed = false;
   bool m_serving_forever = false;
+  bool m_loop_closed = false;             // EventLoop::close() closed it: m_loop is gone
   LoopHandle m_loop_handle{&on_loop_close, this};  // linked to the loop until close()
 
  private:

@@ -619,6 +619,7 @@ TEST_F(Streams, AServerAndAConnectionLeftOpenWhenRunReturnsAreClosedWithTheLoop)
   EXPECT_FALSE(server.is_serving());
   EXPECT_TRUE(server.sockets().empty());
   EXPECT_THROW(server.start_serving(), concur::RuntimeError);
+  EXPECT_THROW((void)server.get_loop(), concur::RuntimeError);  // the loop is gone: no dangling reference
   server.close();
   server.close_clients();
 }

@@ -304,8 +304,8 @@ class Server {
   void abort_clients();
   /// Waits until the server is closed and all its connections are gone.
   detail::ServerAwaiter wait_closed() const { return detail::ServerAwaiter(state(), true); }
-  /// The server's loop. Only while that loop exists: a Server that outlived its loop is closed,
-  /// and the reference this returns would dangle.
+  /// The server's loop. RuntimeError once that loop is closed (a Server that outlived its loop
+  /// is closed with it).
   [[nodiscard]] EventLoop& get_loop() const;
   /// The server (internal).
   [[nodiscard]] const std::shared_ptr<detail::ServerState>& state() const;
