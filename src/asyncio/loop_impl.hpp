@@ -89,8 +89,9 @@ struct LoopHandle {
 
 /// A connection holding bytes written during this iteration of the loop and not sent yet (see
 /// StreamTransport::write): the loop sends them (LoopImpl::flush_deferred) after the
-/// iteration's callbacks have run, before it polls again. A doubly linked intrusive list (no allocation; the owner
-/// unlinks itself when it closes); two pointers, as every connection carries one.
+/// iteration's callbacks have run, before it polls again. A doubly linked intrusive list (no
+/// allocation; the owner unlinks itself when it closes); two pointers, as every connection
+/// carries one.
 struct FlushNode {
   FlushNode* m_prev = nullptr;  // links in LoopImpl's flush list (loop thread only)
   FlushNode* m_next = nullptr;

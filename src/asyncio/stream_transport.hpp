@@ -9,9 +9,10 @@
 // waits or the buffer falls to the limit.
 // Writing: a small write() made while the loop runs is copied to m_unsent, and the loop sends
 // it after the callbacks of its iteration (before it polls again; sooner once 32 connections
-// have bytes waiting), with whatever else they wrote to the connection: one system call. A large write, or one made while the loop is not
-// running, is sent at once (what uv_try_write does: one system call, no copy). What the socket
-// does not take is copied into one uv_write request, and later writes queue behind it.
+// have bytes waiting), with whatever else they wrote to the connection: one system call. A
+// large write, or one made while the loop is not running, is sent at once (what uv_try_write
+// does: one system call, no copy). What the socket does not take is copied into one uv_write
+// request, and later writes queue behind it.
 // Closing: close() stops reading and closes the handle once the queued writes are done;
 // abort() and connection loss close it at once, and so does EventLoop::close() if the
 // connection is still open then. The object is deleted when the handle is closed and no handle
