@@ -329,7 +329,7 @@ void EventLoop::run_once() {
   if (!m_ready.empty() || m_stopping) {
     if (m_steps_since_poll >= 128) {
       m_steps_since_poll = 0;
-      uv_run(&impl.loop, UV_RUN_NOWAIT);
+      poll(UV_RUN_NOWAIT);
     }
   } else {
     const std::int64_t due = impl.timers.next_due();
@@ -345,7 +345,7 @@ void EventLoop::run_once() {
       uv_timer_stop(&impl.timer);
     }
     m_steps_since_poll = 0;
-    uv_run(&impl.loop, wait_ns == 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+    poll(wait_ns == 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE);
   }
   // 2. Timers that are due join the ready queue, in deadline order.
   if (impl.timers.size() > 0) impl.timers.fire_due(now_ns());
@@ -354,6 +354,22 @@ void EventLoop::run_once() {
   // 4. What they wrote to connections goes out now, one system call per connection (see
   //    StreamTransport::write).
   if (impl.flush_head != nullptr) impl.flush_deferred();
+}
+
+void EventLoop::poll(int mode) {
+  detail::LoopImpl& impl = *m_impl;
+  impl.polling = true;
+  impl.polled_wakes = 0;
+  uv_run(&impl.loop, static_cast<uv_run_mode>(mode));
+  impl.polling = false;
+}
+
+void detail::LoopImpl::run_ready_while_polling(EventLoop& loop) noexcept {
+  polled_wakes = 0;
+  polling = false;  // no nesting
+  loop.run_ready_batch();
+  if (flush_head != nullptr) flush_deferred();
+  polling = true;
 }
 
 namespace {

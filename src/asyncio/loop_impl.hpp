@@ -122,6 +122,18 @@ struct LoopImpl {
   /// system call only this loop's own code runs, not returns up a chain of calls).
   void flush_deferred() noexcept;
 
+  /// Called by a connection whose read woke a waiter. libuv's poll goes on while the kernel
+  /// reports full batches of ready sockets (up to 48 of 1,024), so with thousands of busy
+  /// connections it would read them all before any task runs, and every request would be
+  /// answered only after thousands of other sockets and frames had passed through the cache.
+  /// So while run_once() polls, every `poll_batch` wakes run the ready callbacks and send
+  /// what they wrote, from within the poll: each connection is answered while its bytes, its
+  /// frame and the kernel's socket are still warm.
+  void io_woke(EventLoop& loop) noexcept {
+    if (polling && ++polled_wakes >= poll_batch) run_ready_while_polling(loop);
+  }
+  void run_ready_while_polling(EventLoop& loop) noexcept;  // defined in events.cpp
+
   /// Links `h` (not linked yet) to the loop: close() will close it.
   void attach(LoopHandle& h) noexcept {
     assert(!h.m_linked);
@@ -169,6 +181,9 @@ struct LoopImpl {
   /// at once, thousands of buffers (cold in the cache by the time they are sent, and more than
   /// the per-thread pool keeps) cost more than the system calls they save.
   static constexpr std::size_t flush_batch = 32;
+  bool polling = false;            // run_once() is in uv_run (not close(), nor a nested call)
+  std::uint32_t polled_wakes = 0;  // io_woke() calls since the poll began or tasks last ran
+  static constexpr std::uint32_t poll_batch = 256;
 };
 
 }  // namespace concur::asyncio::detail

@@ -3,11 +3,15 @@
 // slow reader, many concurrent clients, errors, and servers that close cleanly.
 #include "concur/asyncio/streams.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <latch>
 #include <string>
 #include <vector>
 
@@ -299,6 +303,84 @@ TEST_F(Streams, AThousandConcurrentClientsEachGetTheirOwnEcho) {
     server.close();
     co_await server.wait_closed();
   }());
+}
+
+// The loop runs ready tasks from within its poll once enough reads have woken tasks (see
+// LoopImpl::io_woke): here every client's line is ready when the loop polls, the first
+// handler to run aborts every other connection, many of them with a read event still pending
+// in the batch the poll is going through. Exactly that one client gets an answer; the others
+// see their connection closed; nothing is reported, leaked or touched after it is freed.
+TEST_F(Streams, HandlersThatRunWhileTheLoopGoesThroughABatchOfReadsMayCloseOtherConnections) {
+  constexpr int clients = 400;
+  std::latch all_waiting(1);  // every handler waits in readline()
+  std::latch all_sent(1);     // every client has sent its line
+  auto run_clients = [&](std::uint16_t port) {
+    std::vector<int> fds;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    for (int i = 0; i < clients; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      timeval limit{.tv_sec = 20, .tv_usec = 0};  // a safety net: a failure, never a hang
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect";
+      fds.push_back(fd);
+    }
+    all_waiting.wait();
+    for (int fd : fds) EXPECT_EQ(::send(fd, "hi\n", 3, MSG_NOSIGNAL), 3);
+    all_sent.count_down();
+    int answered = 0;
+    for (int fd : fds) {
+      std::string got;
+      char buf[64];
+      for (;;) {
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+        if (n > 0) continue;
+        EXPECT_TRUE(n == 0 || errno == ECONNRESET) << "recv: " << errno;
+        break;
+      }
+      if (!got.empty()) {
+        EXPECT_EQ(got, "answer\n");
+        ++answered;
+      }
+      ::close(fd);
+    }
+    return answered;
+  };
+  asyncio::run(
+      [&]() -> Task<void> {
+        std::vector<StreamWriter> writers;
+        int waiting = 0;
+        bool first = true;
+        asyncio::Event everyone_waits;
+        auto handler = [&](StreamReader reader, StreamWriter writer) -> Task<void> {
+          writers.push_back(writer);
+          if (++waiting == clients) everyone_waits.set();
+          const std::string line = co_await reader.readline();
+          if (line == "hi\n" && std::exchange(first, false)) {
+            for (StreamWriter& other : writers) {
+              if (other.transport() != writer.transport()) other.abort();
+            }
+            writer.write("answer\n");
+          }
+          writer.close();
+          co_await writer.wait_closed();
+        };
+        asyncio::Server server = co_await asyncio::start_server(handler, "127.0.0.1", 0, {.backlog = 1024});
+        auto answered = asyncio::create_task(asyncio::to_thread(run_clients, server.port()));
+        co_await everyone_waits.wait();
+        all_waiting.count_down();
+        all_sent.wait();  // blocks the loop on purpose: its next poll finds every line ready
+        EXPECT_EQ(co_await answered, 1);
+        EXPECT_FALSE(first);
+        writers.clear();
+        server.close();
+        co_await server.wait_closed();
+      }(),
+      capturing());
+  EXPECT_TRUE(reports.empty()) << reports.front();
 }
 
 TEST_F(Streams, ConnectingToAClosedPortRaisesConnectionRefusedError) {

@@ -381,6 +381,7 @@ class EventLoop {
   static void fire_callback_timer(detail::TimerNode* timer) noexcept;
   void post_threadsafe(detail::CallbackNode* node);
   void run_once();
+  void poll(int mode);  // uv_run(mode), marked as run_once()'s poll
   void run_ready_batch();
   void process_timers(std::int64_t now);
   void report_slow(const std::string& what, double seconds) noexcept;
