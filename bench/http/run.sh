@@ -14,9 +14,11 @@
 #              of /proc/<pid>/stat). It starts once the server has closed hold.py's
 #              connections (its open files are back to their number before them).
 #   pipelined  (at the first connection count) the same with 16 requests in each write
-# report.py prints the medians over the rounds and checks issue 4's targets.
+# Each round starts with the next server of the list (the machine's speed drifts over minutes).
+# report.py prints the medians over the rounds and checks issue 4's targets, comparing servers
+# by the median of their ratios within a round.
 #
-#   bench/http/run.sh                                   3 rounds, 100/1000/10000 connections
+#   bench/http/run.sh                                   5 rounds, 100/1000/10000 connections
 #   bench/http/run.sh --rounds 5 --duration 10 --build-dir build/mine-release
 #   bench/http/run.sh --servers "concur epoll" --conns "100 1000"
 set -euo pipefail
@@ -26,7 +28,7 @@ usage() {
 usage: $0 [--rounds N] [--duration S] [--conns "100 1000 10000"] [--servers "..."]
           [--build-dir DIR] [--server-core C] [--client-core C] [--raw FILE] [--check]
 
-  --rounds N       rounds; the table shows medians (default 3)
+  --rounds N       rounds; the table shows medians (default 5)
   --duration S     seconds of each wrk run (default 5)
   --storm-duration S  at least this many seconds for runs of 10,000 connections or more
                    (default 10): wrk opens all its connections at once, and a server that
@@ -42,7 +44,7 @@ usage: $0 [--rounds N] [--duration S] [--conns "100 1000 10000"] [--servers "...
 USAGE
 }
 
-rounds=3
+rounds=5
 duration=5
 storm_duration=10
 conns_list="100 1000 10000"
@@ -213,9 +215,14 @@ results="$work/results.tsv"
 : >"$results"
 first_conns="${conns_list%% *}"
 echo "servers on core $server_core, wrk on core $client_core, ${duration}s a run (at least ${storm_duration}s from 10,000 connections), $rounds round(s)" >&2
+read -r -a server_list <<<"$servers"
 for round in $(seq 1 "$rounds"); do
+  # Each round starts with the next server: the machine's speed drifts over minutes, and no
+  # server should always be measured in the same place of a round.
+  shift_by=$(( (round - 1) % ${#server_list[@]} ))
+  order=("${server_list[@]:shift_by}" "${server_list[@]:0:shift_by}")
   for conns in $conns_list; do
-    for s in $servers; do
+    for s in "${order[@]}"; do
       start_server "$s"
       idle="$(measure_idle "$conns")"
       printf '%s\t%s\tidle\t%s\t-\t-\t-\t-\t%s\n' "$s" "$conns" "$round" "$idle" >>"$results"
