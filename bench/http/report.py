@@ -37,19 +37,20 @@ def main():
         runs[(server, conns, mode)].append(nums)
         by_round[(server, conns, mode, f[3])] = nums
 
+    rounds = {k[3] for k in by_round}
+
     def paired(a, b, conns, figure):
-        """Median over rounds of figure(a's row) / figure(b's row), same round and conns."""
+        """Median over rounds of figure(a's keep-alive run) / figure(b's), same round and conns."""
         ratios = []
-        for (s, c, mode, rnd), nums in by_round.items():
-            other = by_round.get((b, conns, "keepalive", rnd))
-            if s != a or c != conns or mode != "keepalive" or other is None:
-                continue
-            x, y = figure(nums), figure(other)
+        for rnd in rounds:
+            mine, other = by_round.get((a, conns, "keepalive", rnd)), by_round.get((b, conns, "keepalive", rnd))
+            x, y = (figure(mine), figure(other)) if mine and other else (None, None)
             if x is not None and y:
                 ratios.append(x / y)
         return med(ratios)
 
     def cpu_of(nums):
+        """user + sys of a run's figures or of a table row (the same first four columns)."""
         return nums[2] + nums[3] if nums[2] is not None else None
 
     def user_of(nums):
@@ -69,7 +70,7 @@ def main():
             if not row:
                 continue
             rps, p99, user, sys_, _rss, n = row
-            cpu = user + sys_ if user is not None else None
+            cpu = cpu_of(row)
             ratio = paired(s, "epoll", conns, cpu_of)
             print(f"| {s} | {conns:,} | {fmt(rps, ',.0f')} | {fmt(p99, '.2f')} | {fmt(cpu, '.2f')} | "
                   f"{fmt(user, '.2f')} | {fmt(sys_, '.2f')} | {fmt(ratio, '.2f')} | {n} |")
@@ -92,8 +93,7 @@ def main():
             for s in servers:
                 row = table.get((s, c, "pipelined"))
                 if row:
-                    cpu = row[2] + row[3] if row[2] is not None else None
-                    print(f"| {s} | {c:,} | {fmt(row[0], ',.0f')} | {fmt(cpu, '.2f')} |")
+                    print(f"| {s} | {c:,} | {fmt(row[0], ',.0f')} | {fmt(cpu_of(row), '.2f')} |")
 
     # The targets of issue 4: ratios paired by round (see the top of this file); the medians
     # of the table are shown beside them.
@@ -105,11 +105,11 @@ def main():
         if c and e:
             r = paired("concur", "epoll", conns, cpu_of)
             checks.append((f"CPU/request ≤ 1.1× raw epoll at {conns:,}",
-                           f"{r:.2f}× (medians {c[2] + c[3]:.2f} vs {e[2] + e[3]:.2f} µs)", r <= 1.1))
+                           f"{r:.2f}× (medians {cpu_of(c):.2f} vs {cpu_of(e):.2f} µs)", r <= 1.1))
         if c and a:
             r = paired("concur", "asio", conns, cpu_of)
             checks.append((f"CPU/request below Boost.Asio at {conns:,}",
-                           f"{r:.2f}× (medians {c[2] + c[3]:.2f} vs {a[2] + a[3]:.2f} µs)", r < 1.0))
+                           f"{r:.2f}× (medians {cpu_of(c):.2f} vs {cpu_of(a):.2f} µs)", r < 1.0))
         if c and p:
             r = paired("concur", "py-streams", conns, user_of)
             r = r if r is not None else float("inf")

@@ -110,10 +110,7 @@ void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf
       return;
     }
     if (t->m_buffer.size() > 2 * t->m_limit) t->pause_reading();
-    if (t->m_read_waiter != nullptr) {
-      t->wake_reader();
-      t->m_loop->impl().io_woke(*t->m_loop);  // last: may run tasks that close `t`
-    }
+    if (t->wake_reader()) t->m_loop->impl().io_woke(*t->m_loop);  // last: may run tasks that close `t`
   } else if (nread == UV_EOF) {
     t->m_eof = true;
     t->m_reading = false;  // libuv stops reading at EOF

@@ -125,8 +125,11 @@ class StreamTransport : public FlushNode {  // the node: in the loop's flush lis
   friend struct LoopImpl;  // flush_deferred() sends m_unsent
   void pause_reading() noexcept;
   void resume_reading() noexcept;
-  void wake_reader() noexcept {
-    if (IoWait* w = std::exchange(m_read_waiter, nullptr)) w->fire();
+  /// Wakes the task waiting to read, if any; true if there was one.
+  bool wake_reader() noexcept {
+    IoWait* w = std::exchange(m_read_waiter, nullptr);
+    if (w != nullptr) w->fire();
+    return w != nullptr;
   }
   static void on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) noexcept;
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
