@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A thin convenience over the CMake presets (CMakePresets.json); CMake is the real build.
 #   make run    install missing Debian packages, build the release preset, run `concur tour`
 #   make test   install missing Debian packages, build the dev preset, run every test with ctest

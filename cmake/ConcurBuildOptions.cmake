@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # concur_build_options: one INTERFACE target carrying warnings and sanitizer flags.
 # The libraries link it too (as a BUILD_INTERFACE dependency, so it is never installed),
 # which is how sanitizers reach the library's own code, not only the tests.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake --install: headers, the component libraries, a CMake package and concur.pc.
 include(CMakePackageConfigHelpers)
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // 1_basic_threading — the seed's first program (1_basic_threading.py): a Thread subclass.
 //
 // Two threads run concurrently, each printing its name and a timestamp after every delay:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // 2_lock_threading — the seed's second program (2_lock_threading.py): a Lock.
 //
 // Three tasks print timestamps; the Lock is "the public restroom with a single lock on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // 3_multiprocessing — the seed's third program (3_multiprocessing.py): two processes.
 //
 // Two processes run at the same time, each printing its name and a timestamp after every

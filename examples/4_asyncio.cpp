@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // 4_asyncio — the seed's fourth program (4_asyncio.py): coroutines run concurrently by gather.
 //
 // Three tasks share one thread and one event loop: Task-A sleeps 1.0 s five times, Task-B

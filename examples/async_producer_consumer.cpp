@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // async_producer_consumer — producers and consumers over an asyncio::Queue, in one thread.
 //
 // Two producers put 5 jobs each into a bounded queue (maxsize 3: a producer waits while it is

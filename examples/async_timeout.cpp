@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // async_timeout — giving up on slow work: wait_for and a timeout() block.
 //
 // A "query" that answers in 0.3 s is awaited with a 1 s limit: it answers. One that takes 5 s

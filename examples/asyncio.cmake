@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The asyncio examples: the seed's fourth program and asyncio's scenarios. Each runs as a smoke
 # test (ctest -L example) at a high --speed.
 concur_example(4_asyncio LINK concur_asyncio SMOKE_ARGS --speed 50)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs 4_asyncio at --speed SPEED and checks that its total time is near the longest task
 # (10 s / SPEED) and far from the sum of the tasks (21 s / SPEED): the tasks ran concurrently.
 # Usage: cmake -DEXAMPLE=<path to 4_asyncio> -DSPEED=<n> -P asyncio_check_total.cmake

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/chat_server.cpp — the seed's chat application: every line a client sends is
 // broadcast to every other client, prefixed with the sender's name. Works with `nc`:
 //

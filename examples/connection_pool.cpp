@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // connection_pool — the seed's Semaphore: "a locker room with N lockers".
 //
 // 50 workers need a database connection each, but the pool has only 10. A BoundedSemaphore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // crash_recovery — a task that crashes its worker; the pool carries on.
 //
 // Python's Pool hangs forever when a worker dies in the middle of a task (cpython issue

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/echo_server.cpp — the classic asyncio echo server (Python's streams documentation),
 // on concur::asyncio: every line a client sends comes back to it.
 //

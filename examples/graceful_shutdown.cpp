@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // graceful_shutdown — the seed's Event: "a flag signal" that tells every worker to stop.
 //
 // Three workers process jobs in a loop. Between jobs they do not sleep: they wait on the stop

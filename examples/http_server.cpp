@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/http_server.cpp — an HTTP/1.1 hello-world server on concur::asyncio streams, the
 // seed's "web server handling thousands of concurrent clients".
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // image_pool — the seed's "process 1000 images in parallel" scenario, three ways.
 //
 // Each task makes an RGB image (standing in for loading one from disk), converts it to

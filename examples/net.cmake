@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The asyncio networking examples (issue 4). Each is a CTest smoke test that serves real
 # clients (in-process clients, and curl when it is installed) and stops by itself.
 concur_example(http_server LINK concur_asyncio SMOKE_ARGS --smoke)

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Real clients against the networking examples (CTest: example.http_server.clients,
 example.chat_server.nc).
 

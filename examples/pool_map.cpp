@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // pool_map — the seed's Pool pattern: "Pool.map" over a process pool.
 //
 // Python:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // producer_consumer — the seed's Condition pattern: "a waiting area with a call button".
 //
 // Two producers put numbered items into a bounded buffer (5 places); two consumers take them

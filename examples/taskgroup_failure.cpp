@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // taskgroup_failure — structured concurrency: one failing task cancels its siblings.
 //
 // Three downloads run in a TaskGroup. "mirror-2" fails after 0.5 s; the group then cancels the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The threading examples: the seed's two threading programs and its threading scenarios.
 # Each runs as a smoke test (ctest -L example) at a high --speed.
 concur_example(1_basic_threading LINK concur_threading SMOKE_ARGS --speed 50)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages concur needs to build, test and benchmark — only those missing,
 # so a second run costs a few dpkg queries. Needs root (or sudo) only when something is missing.
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench_asyncio — concur::asyncio's side of bench/asyncio: one scenario per run, one JSON line
 // on stdout. The Python peer (peer.py) runs the same scenarios with asyncio and uvloop;
 // run.sh runs everything side by side and compare.py prints the table of ratios.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/asyncio/compare.py — runs bench_asyncio (concur) and peer.py (Python asyncio, uvloop)
 side by side, ROUNDS times each in turn, and prints the medians and the ratios against the
 targets of issue 3. Called by run.sh; see README.md.

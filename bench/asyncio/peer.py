@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/asyncio/peer.py — the Python peers of bench_asyncio: the same scenarios on Python's
 asyncio and on uvloop, one JSON line on stdout (see bench_asyncio.cpp for the scenarios).
 

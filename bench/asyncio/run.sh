@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/asyncio/run.sh — concur::asyncio against Python 3's asyncio and uvloop, side by side.
 #
 # Builds bench_asyncio (in the release preset's build/release, or the build directory given),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/http/asio_server.cpp — the Boost.Asio peer (standalone Asio from Debian's libasio-dev):
 // an HTTP/1.1 keep-alive hello-world server on C++20 coroutines (asio::awaitable, co_spawn,
 // use_awaitable), one io_context on one thread, written as Asio's own examples do. Like the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/http/epoll_server.cpp — the practical ceiling: a raw single-threaded epoll HTTP/1.1
 // keep-alive hello-world server, written the way a C programmer would (level-triggered epoll,
 // non-blocking sockets, one read buffer per connection, every complete request in a read

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/http/hold.py — opens N keep-alive connections to a server, makes one request on
 each (so the server has accepted it and set it up), then holds them all open and idle and
 prints "held N" until its stdin closes. run.sh reads the server's RSS meanwhile: the memory

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- bench/http/pipeline.lua — wrk script: every write carries 16 pipelined GET requests.
 init = function(args)
   local r = {}

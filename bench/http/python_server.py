@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/http/python_server.py — the Python peers: HTTP/1.1 keep-alive hello-world servers on
 asyncio, written as asyncio's documentation shows, in two styles:
 

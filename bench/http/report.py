@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/http/report.py — turns run.sh's raw results into the table of bench/README.md.
 
 Input (stdin): TSV lines "server conns mode round reqs_per_s p99_ms user_us_per_req

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/http/run.sh — HTTP/1.1 keep-alive hello-world servers side by side, in one run:
 # concur's examples/http_server, a raw single-threaded epoll server (the ceiling), Boost.Asio
 # with C++20 coroutines, and Python asyncio's streams and Protocol servers on asyncio's loop

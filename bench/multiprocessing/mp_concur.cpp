@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/multiprocessing/mp_concur.cpp — concur's side (and the raw fork + waitpid floor).
 //
 // Prints one `name value` line per figure (medians over repetitions inside this run):

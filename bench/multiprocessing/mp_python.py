@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench/multiprocessing/mp_python.py — Python's multiprocessing, the peer of mp_concur.cpp.
 
 Prints the same `name value` lines (medians over repetitions inside this run):

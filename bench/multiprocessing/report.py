@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Prints the table of bench/multiprocessing/run.sh: medians over rounds, ratios, targets."""
 import statistics
 import sys

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/multiprocessing/run.sh — concur's processes and Pool against raw fork + waitpid and
 # Python 3's multiprocessing, side by side in one run.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/multiprocessing/workload.hpp — the work both sides run (the Python peer,
 // mp_python.py, implements the same functions).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Event ping-pong round trip — concur::threading::Event. Peer: event_pingpong_std.cpp.
 #include <benchmark/benchmark.h>
 

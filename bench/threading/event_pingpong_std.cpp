@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Event ping-pong round trip — the peer: the textbook event made of a std::mutex, a
 // std::condition_variable and a flag, as one would write it without concur.
 #include <benchmark/benchmark.h>

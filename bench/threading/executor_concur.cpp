@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ThreadPoolExecutor workload (executor_workload.hpp) — concur::futures::ThreadPoolExecutor,
 // one Future per task. Peers: executor_tbb.cpp, executor_python.py.
 #include <benchmark/benchmark.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """ThreadPoolExecutor workload (executor_workload.hpp) -- the peer: Python 3's own
 concurrent.futures.ThreadPoolExecutor, with its default number of workers.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ThreadPoolExecutor workload (executor_workload.hpp) — the peer: oneTBB's task_group. TBB has
 // no future per task; each task writes its result into its own slot and task_group::wait()
 // is the collective result(), which is the cheapest way TBB offers to "submit and get back".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The executor workload shared by executor_concur.cpp, executor_tbb.cpp and
 // executor_python.py: submit kTasks trivial tasks (each returns a small int), then collect
 // every result, and sum them so nothing can be skipped. Each measurement includes creating the

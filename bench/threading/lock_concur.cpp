@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Lock acquire + release, uncontended — concur::threading::Lock. Peer: lock_std.cpp.
 #include <benchmark/benchmark.h>
 

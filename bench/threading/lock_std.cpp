@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Lock acquire + release, uncontended — the peer: std::mutex (pthread_mutex_t on glibc).
 #include <benchmark/benchmark.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench::KeepMultiThreaded — makes the process multi-threaded for a benchmark's duration.
 //
 // glibc (2.34 and later) takes a shortcut in pthread_mutex_lock while a process has only one

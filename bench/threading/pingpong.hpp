@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ping-pong round trip both event_pingpong_*.cpp measure, written once for any Event-like
 // type (set, clear, wait): the benchmark's thread sets `ping` and waits for `pong`; a partner
 // thread waits for `ping`, clears it, and sets `pong`. One iteration is one round trip, that is

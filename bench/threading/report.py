@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Prints bench/threading's table of ratios from the rounds run.sh wrote into DIR.
 
 DIR holds cpp_<round>.json (Google Benchmark's JSON output of bench_threading) and

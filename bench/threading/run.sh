@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/threading/run.sh — concur's threading module against its peers, side by side.
 #
 # Builds bench_threading (the release preset's build/release, or the build directory given),

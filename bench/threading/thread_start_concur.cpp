@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread start + join — concur::threading::Thread running an empty function (it registers
 // with threading::enumerate(), gets a name, and reports exceptions to excepthook; that
 // bookkeeping is what the ratio against thread_start_std.cpp prices).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread start + join — the peer: a raw std::thread running an empty function.
 #include <benchmark/benchmark.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/common/http_parser.hpp — the HTTP/1.1 request parser of examples/http_server.cpp.
 //
 // A pure function of the bytes received so far: parse(data) says that the data holds a

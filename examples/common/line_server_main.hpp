@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/common/line_server_main.hpp — the command line shared by the line-based server
 // examples (echo_server, chat_server):
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/common/speed.hpp — the pace of an example: `--speed N` and the timestamps it prints.
 //
 // Every example of concur reproduces a scenario whose point is *time*: threads that sleep at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio.hpp — Python's asyncio for C++20 coroutines, on libuv.
 //
 //   #include <concur/asyncio.hpp>

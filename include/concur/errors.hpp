@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/errors.hpp — every exception type of every concur module, in one place.
 //
 // The names mirror Python's exceptions so a Python programmer can guess them: what Python

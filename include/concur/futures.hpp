@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/futures.hpp — Python's concurrent.futures (the thread-based parts).
 //
 //   concur/futures/future.hpp   Future<T>

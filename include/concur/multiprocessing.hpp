@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing.hpp — Python's multiprocessing module: everything in one include.
 //
 //   process.hpp        Process, current_process, parent_process, active_children, cpu_count

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/queue.hpp — Python's queue module: thread-safe queues for threads.
 //
 //   concur/queue/queue.hpp          Queue, LifoQueue, PriorityQueue (bounded, task_done/join,

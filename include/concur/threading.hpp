@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading.hpp — Python's `threading` module for C++: everything in one include.
 //
 //   Thread, current_thread, main_thread, get_ident, get_native_id,     concur/threading/thread.hpp

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/timeout.hpp — how concur spells a timeout.
 //
 // Python takes timeouts as float seconds, with None meaning "wait forever". concur takes a

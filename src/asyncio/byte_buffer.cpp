@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ByteBuffer's blocks and the per-thread pool of them.
 #include "byte_buffer.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ByteBuffer: a connection's bytes in transit through it (private to src/asyncio/): those
 // received that its reader has not consumed yet, and those written that are not sent yet.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // EventLoop on libuv: the iteration, the timer buckets, call_soon_threadsafe, close().
 #include "concur/asyncio/events.hpp"
 

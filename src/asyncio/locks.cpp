@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // asyncio locks: Python 3.13's asyncio.locks, waiter by waiter.
 #include "concur/asyncio/locks.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The libuv side of EventLoop (private to src/asyncio/): the uv_loop_t, the one uv_timer_t
 // that drives the loop's own timer buckets, the uv_async_t of call_soon_threadsafe, and the
 // default executor.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // UDP endpoints: a uv_udp_t, the queue of received datagrams, the receivers waiting, and the
 // datagrams the socket did not take yet.
 #include "concur/asyncio/datagram.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Signal handlers on the loop: one uv_signal_t per loop and signal.
 #include "concur/asyncio/signals.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Networking helpers: the libuv loop of an EventLoop, libuv errors as Python-named
 // exceptions, addresses, and name resolution through the loop.
 #include "net_uv.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Private helpers of concur::asyncio's networking (src/asyncio/ only): the libuv loop of an
 // EventLoop, libuv errors as Python-named exceptions, socket addresses.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The type-independent part of the asyncio queues (Python 3.13's asyncio.queues).
 #include "concur/asyncio/queues.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Runner and the shutdown of a loop.
 #include "concur/asyncio/runners.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // start_server / start_unix_server and Server: listening handles, accepted connections, the
 // per-connection tasks, close / wait_closed / serve_forever.
 #include "stream_server.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The state of a Server (private to src/asyncio/): its listening handles, the connections it
 // accepted, and the tasks waiting for it to close. See concur/asyncio/streams.hpp.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // StreamReader, StreamWriter, open_connection and open_unix_connection.
 #include <fmt/core.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // StreamTransport: a connection's libuv stream, read buffer, write queue and waiters.
 #include "stream_transport.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The libuv side of a stream connection (private to src/asyncio/): one uv_tcp_t or uv_pipe_t,
 // the read buffer, the write queue and the tasks waiting on them. StreamReader and
 // StreamWriter are handles to it (std::shared_ptr); see concur/asyncio/streams.hpp.

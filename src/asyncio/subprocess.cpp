@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Child processes on the loop: uv_spawn, the exit callback, pipes as stream transports.
 #include "concur/asyncio/subprocess.hpp"
 

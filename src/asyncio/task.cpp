@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The non-template part of asyncio tasks: steps, cancellation, completion, reports.
 #include "concur/asyncio/task.hpp"
 

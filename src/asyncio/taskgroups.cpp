@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TaskGroup: Python 3.13's asyncio.TaskGroup.
 #include "concur/asyncio/taskgroups.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The non-template parts of gather, wait, as_completed and shield.
 #include "concur/asyncio/tasks.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The loop side of the thread bridges.
 #include "concur/asyncio/threads.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TimeoutScope: Python's asyncio.Timeout state machine.
 #include "concur/asyncio/timeouts.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The type-independent half of concur::futures::Future: life cycle, waiting and callbacks.
 #include "concur/futures/future.hpp"
 

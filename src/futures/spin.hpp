@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Bounded spinning before sleeping, for the futures' waits and the pool's idle workers.
 // Private to src/futures.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ThreadPoolExecutor's engine: the task queue, the workers and how they sleep and wake.
 //
 // The queue. Submitters push task states onto `m_inbox`, a lock-free stack (one CAS; the

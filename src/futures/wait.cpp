@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur::futures::wait / as_completed: the Waiter a future tells when it is done.
 #include "concur/futures/wait.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Recycled shared-memory segments for pool tasks (see blob_segments.hpp).
 #include "blob_segments.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Private to src/multiprocessing: recycled shared-memory segments for the large blocks of a
 // Pool's tasks (see RecycledBlobScope in serialize.hpp).
 //

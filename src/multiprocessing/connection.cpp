@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Connection and Pipe over Unix stream sockets (see connection.hpp and wire.hpp).
 #include <concur/multiprocessing/connection.hpp>
 

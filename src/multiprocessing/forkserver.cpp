@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The fork server (see context.hpp): a single-threaded fork of this program that forks every
 // child of the "forkserver" start method, and the client side that talks to it.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pool (see pool.hpp): the workers, their channels, the manager thread, crash recovery.
 //
 // Each worker has its own Unix socket to the parent and a small shared page where it records
@@ -448,7 +449,8 @@ void PoolCore::on_ended(std::unique_ptr<PoolWorker>& slot) {
     auto e = std::make_exception_ptr(ProcessError(describe_ending(pid, code) + " in its initializer: the pool is broken"));
     {
       std::scoped_lock lock(m_mutex);
-      m_broken = e;
+      // The first failure broke the pool and stays its cause; submit() may be reading it.
+      if (!m_broken) m_broken = e;
     }
     std::deque<InFlight> mine;
     mine.swap(w.in_flight);

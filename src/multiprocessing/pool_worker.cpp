@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The worker side of a Pool: decode a task, run it, send the result (see pool.cpp).
 #include "pool_worker.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Private to src/multiprocessing: the worker side of a Pool (and ProcessPoolExecutor).
 #pragma once
 

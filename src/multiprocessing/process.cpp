@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Process, current_process, parent_process, active_children, cpu_count (see process.hpp).
 #include "process_impl.hpp"
 

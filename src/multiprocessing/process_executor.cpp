@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur::futures::ProcessPoolExecutor (see concur/futures/process.hpp): a Pool underneath.
 #include <concur/futures/process.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Private to src/multiprocessing: the state behind a Process handle, the child-side runner,
 // the fork server client, and the registry of descriptors no child may inherit.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // detail::QueueCore: the socket, locks, counters and per-process feeder thread behind
 // multiprocessing::Queue, JoinableQueue and SimpleQueue (see queues.hpp).
 #include <pthread.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The OS side of serialize.hpp: the memfd (or recycled segment) that carries large blocks, and
 // owned descriptors.
 #include <concur/multiprocessing/serialize.hpp>

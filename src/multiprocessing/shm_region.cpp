@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // detail::SharedRegion: one anonymous MAP_SHARED mapping.
 #include "concur/multiprocessing/detail/shared_region.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // multiprocessing::SharedMemory: shm_open + mmap, creation registered with the tracker.
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The shared-memory tracker: a detached process that unlinks the names still registered once
 // every process that could have unlinked them is gone.
 //

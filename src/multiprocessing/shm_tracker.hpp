@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Private to concur_multiprocessing: the shared-memory tracker (see shared_memory.hpp's essay).
 //
 // Protocol: one SOCK_SEQPACKET datagram per request, "R<name>" (register) or "U<name>"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // multiprocessing::Barrier: Python's threading.Barrier state machine in a shared Monitor.
 //
 //   filling   -> threads arrive (count grows); the last one runs the action -> draining

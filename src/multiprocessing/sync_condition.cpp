@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // multiprocessing::Condition: a shared futex sequence word next to a process-shared lock.
 //
 // Waiters and notifiers agree through two counters guarded by the condition's lock: `waiters`

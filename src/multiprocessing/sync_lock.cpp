@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // multiprocessing::Lock and RLock: robust process-shared mutexes (see sync_shared.hpp).
 #include <cassert>
 #include <new>

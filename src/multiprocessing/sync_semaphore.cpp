@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // multiprocessing::Semaphore, BoundedSemaphore and Event: a value in a shared Monitor.
 #include <climits>
 #include <new>

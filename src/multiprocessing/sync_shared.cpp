@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Robust process-shared mutexes, shared futexes and the Monitor (see sync_shared.hpp).
 #include "multiprocessing/sync_shared.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Private to concur_multiprocessing: the building blocks of the process-shared primitives.
 //
 // Everything here lives inside a detail::SharedRegion (anonymous MAP_SHARED memory inherited by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Frames over Unix stream sockets, with memfd descriptors passed as SCM_RIGHTS.
 #include "wire.hpp"
 

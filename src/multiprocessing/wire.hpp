@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Private to src/multiprocessing: the framing every concur channel between processes uses
 // (Connection, the Pool's task and result channels, the fork server's requests).
 //

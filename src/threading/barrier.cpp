@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Barrier: Python's threading.Barrier state machine over a std::mutex + condition_variable.
 #include "concur/threading/barrier.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Condition: the FIFO waiter list, waiting and notifying.
 #include "concur/threading/condition.hpp"
 

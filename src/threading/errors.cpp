@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers declared in concur/errors.hpp.
 #include "concur/errors.hpp"
 

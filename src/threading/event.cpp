@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Event's slow paths: raising the flag and waking, sleeping until raised.
 #include "concur/threading/event.hpp"
 

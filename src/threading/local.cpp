@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // local<T>'s storage: each local object owns its values (keyed by thread); each thread keeps a
 // table (keyed by local object) used for lookups and to free its values when it exits.
 #include "concur/threading/local.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Slow paths of Lock (waiting, waking, misuse) and the timeout check shared by the locks.
 #include "concur/threading/lock.hpp"
 

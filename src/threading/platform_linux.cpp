@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Linux implementation of concur/threading/futex.hpp: futex waits and wakes, gettid.
 // The only file of concur::threading that talks to the kernel directly.
 #include "concur/threading/futex.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Semaphore and BoundedSemaphore.
 #include "concur/threading/semaphore.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread: starting, the registry behind enumerate(), the main and dummy threads, excepthook, the
 // at-exit wait for non-daemon threads, and fork() handling.
 #include "concur/threading/thread.hpp"

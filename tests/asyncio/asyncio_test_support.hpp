@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared by the asyncio tests: a fixture proving that every test leaves its loops closed with
 // no live libuv handle, no task frame alive and no task destroyed while pending, and a sink
 // that captures what loops report.

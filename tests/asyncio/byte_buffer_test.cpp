@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of the connections' byte buffer (src/asyncio/byte_buffer.hpp): the bytes come out as
 // they went in, whatever the sizes of the appends and consumes, and an emptied buffer holds no
 // memory.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/asyncio/datagram.hpp: UDP round trips on 127.0.0.1, connected endpoints,
 // several receivers, the bounded queue, errors, cancellation.
 #include "concur/asyncio/datagram.hpp"

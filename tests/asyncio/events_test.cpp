@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The event loop: callbacks, timers, threadsafe wake-ups, run/stop/close, Runner, debug reports.
 #include "concur/asyncio/events.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of examples/common/http_parser.hpp, the request parser of examples/http_server.cpp:
 // valid requests, pipelining, every error status, and random bytes that must never crash it.
 #include "../../examples/common/http_parser.hpp"

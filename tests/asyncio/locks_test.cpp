@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier.
 #include "concur/asyncio/locks.hpp"
 

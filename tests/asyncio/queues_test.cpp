@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Queue, PriorityQueue, LifoQueue.
 #include "concur/asyncio/queues.hpp"
 

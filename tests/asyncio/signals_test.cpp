@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/asyncio/signals.hpp: a handler runs on the loop, can be replaced and removed.
 #include "concur/asyncio/signals.hpp"
 

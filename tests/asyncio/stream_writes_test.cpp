@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of how StreamWriter sends: small writes made while the loop runs are gathered and sent
 // after the loop's iteration (one system call), and nothing written is lost, reordered or held
 // back by that: close() and write_eof() send it first, drain() waits for it, abort() drops it,

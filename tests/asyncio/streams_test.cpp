@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/asyncio/streams.hpp on real sockets (127.0.0.1 and Unix-domain): round trips,
 // partial and split reads, the readline/readuntil limits, EOF mid-line, flow control towards a
 // slow reader, many concurrent clients, errors, and servers that close cleanly.

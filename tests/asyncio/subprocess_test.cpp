@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/asyncio/subprocess.hpp: pipes both ways, exit codes and signals, DEVNULL,
 // errors, and no child left behind (the leak check counts children).
 #include "concur/asyncio/subprocess.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tasks: creation, awaiting, results and exceptions, names, callbacks, cancellation.
 #include "concur/asyncio/task.hpp"
 

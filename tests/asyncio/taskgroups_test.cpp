@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TaskGroup.
 #include "concur/asyncio/taskgroups.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sleep, gather, wait, as_completed, shield.
 #include "concur/asyncio/tasks.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // to_thread, run_in_executor, wrap_future, run_coroutine_threadsafe, call_soon_threadsafe.
 #include "concur/asyncio/threads.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timeout, timeout_at, wait_for.
 #include "concur/asyncio/timeouts.hpp"
 

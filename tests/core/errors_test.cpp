@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/errors.hpp: the shared error vocabulary.
 #include "concur/errors.hpp"
 

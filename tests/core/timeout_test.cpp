@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/timeout.hpp: Python's float-seconds timeouts as a chrono duration.
 #include "concur/timeout.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/futures/future.hpp: Future<T>.
 #include "concur/futures/future.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/futures/thread.hpp: ThreadPoolExecutor.
 #include "concur/futures/thread.hpp"
 

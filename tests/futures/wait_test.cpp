@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/futures/wait.hpp: wait() and as_completed().
 #include "concur/futures/wait.hpp"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Script mode: install, build the consumer both ways, run it.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // connection.hpp: Pipe() and Connection — framing, objects, bytes, poll, EOF, errors, and
 // messages across a fork.
 #include <concur/multiprocessing/connection.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers of the IPC tests (shared_memory, synchronize, queues): fork a child that runs a
 // function and _exits, reap it, and check /dev/shm for leftovers.
 //

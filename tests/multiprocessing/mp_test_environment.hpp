@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A GoogleTest environment for the multiprocessing tests of process, pool, connection and
 // the ProcessPoolExecutor. It runs before the first test, so that what it starts belongs to
 // every test's baseline in the leak check of tests/support/test_main.cpp:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // pool.hpp: Pool — apply/map/imap/starmap and their async forms, chunking, exceptions,
 // initializer, maxtasksperchild, close/terminate/join, and every way a worker can die.
 #include <concur/multiprocessing/pool.hpp>

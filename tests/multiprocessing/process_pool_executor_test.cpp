@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/futures/process.hpp: ProcessPoolExecutor — submit, map, shutdown, crashes, and the
 // futures it returns.
 #include <concur/futures/process.hpp>

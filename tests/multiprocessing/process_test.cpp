@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // process.hpp and context.hpp: Process under both start methods — targets, arguments, exit
 // codes of every kind of ending, timeouts, misuse, daemons, and the fork server.
 #include <concur/multiprocessing/context.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // multiprocessing Queue, JoinableQueue and SimpleQueue: made in the parent, used by forked
 // children (fork + _exit), several producers and consumers at once.
 #include "concur/multiprocessing/queues.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // serialize.hpp: every standard value type round-trips; user types opt in with one member;
 // large blocks travel through shared memory; bad input is a SerializationError, never UB.
 #include <concur/multiprocessing/serialize.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SharedMemory (named blocks, the tracker that unlinks what dead processes leave), Value and
 // Array (anonymous shared memory with an optional lock), across forked children.
 #include "concur/multiprocessing/shared_memory.hpp"

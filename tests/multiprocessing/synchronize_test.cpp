@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Process-shared Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier: made in
 // the parent, used by forked children (fork + _exit), contended across processes.
 #include "concur/multiprocessing/synchronize.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/queue/queue.hpp: Queue, LifoQueue, PriorityQueue.
 #include "concur/queue/queue.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests of concur/queue/simple_queue.hpp: SimpleQueue.
 #include "concur/queue/simple_queue.hpp"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks that every code block of README.md marked `<!-- snippet: FILE -->` is cut from FILE:
 each non-blank line of the block occurs in FILE, in the same order (indentation may differ)."""
 import pathlib

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/support/capturing_excepthook.hpp — a threading excepthook that records what it is given,
 // for tests of what reaches threading::excepthook (a Thread's escaping exception, a Pool
 // callback's).

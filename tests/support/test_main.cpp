@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The main of every test binary: GoogleTest plus a listener that fails a test which leaves
 // something behind — a thread still running, a file descriptor still open, a child process
 // not reaped. Threads and processes that a test joined may take a moment to vanish from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Test helper: wait, without sleeping, until another thread of this process is blocked.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for concur/threading/barrier.hpp: Barrier.
 #include "concur/threading/barrier.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for concur/threading/condition.hpp: Condition.
 #include "concur/threading/condition.hpp"
 

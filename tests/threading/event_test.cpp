@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for concur/threading/event.hpp: Event.
 #include "concur/threading/event.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for concur/threading/local.hpp: local<T>.
 #include "concur/threading/local.hpp"
 

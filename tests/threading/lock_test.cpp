@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for concur/threading/lock.hpp: Lock and RLock.
 #include "concur/threading/lock.hpp"
 

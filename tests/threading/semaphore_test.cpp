@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for concur/threading/semaphore.hpp: Semaphore and BoundedSemaphore.
 #include "concur/threading/semaphore.hpp"
 

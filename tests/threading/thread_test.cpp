@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for concur/threading/thread.hpp: Thread, the module functions, excepthook, exit.
 #include "concur/threading/thread.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for concur/threading/timer.hpp: Timer.
 #include "concur/threading/timer.hpp"
 

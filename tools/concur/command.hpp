@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/command.hpp — how a subcommand of `concur` plugs into main.cpp.
 //
 // Each subcommand lives in its own file (tour.cpp; compare.cpp later) and exposes one function

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The `concur` command: runs the seed's scenarios (`concur tour`) and measures its comparison
 // table on this machine (`concur compare`). Each subcommand is its own file; see
 // command.hpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/process.hpp — finding the example programs and running one as a child process.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `concur tour`: runs the examples one after the other, each introduced by a line saying what
 // it shows, so that a newcomer sees every model of the seed at work with one command.
 //

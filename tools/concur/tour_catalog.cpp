@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The tour's stops. To add an example to the tour, add one row here:
 //   - keep the seed's four programs first, in their numbered order (1_basic_threading,
 //     2_lock_threading, 3_multiprocessing, 4_asyncio), then the "when to use" scenarios,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/tour_catalog.hpp — the stops of `concur tour`: which examples, in which order,
 // and the line that introduces each. The list itself is in tour_catalog.cpp.
 #pragma once

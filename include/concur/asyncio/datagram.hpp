@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/datagram.hpp — UDP endpoints with awaitable receive and non-blocking send
 // (Python's loop.create_datagram_endpoint, with the protocol callbacks turned into awaits).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/events.hpp — the event loop: EventLoop, Handle, TimerHandle, get_running_loop.
 //
 // Mirrors Python's asyncio.events / base_events: one loop per thread, which runs callbacks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/locks.hpp — Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier
 // (Python's asyncio.locks).
 //

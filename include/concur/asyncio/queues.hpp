@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/queues.hpp — Queue, PriorityQueue, LifoQueue (Python's asyncio.queues).
 //
 //   asyncio::Queue<Job> q(/*maxsize=*/100);          // 0: unbounded

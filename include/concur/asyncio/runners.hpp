@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/runners.hpp — asyncio::run() and Runner (Python's asyncio.runners).
 //
 //   int main() { return asyncio::run(main_task()); }

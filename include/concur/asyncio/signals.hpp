@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/signals.hpp — Unix signal handlers that run on the event loop
 // (Python's loop.add_signal_handler / loop.remove_signal_handler).
 //

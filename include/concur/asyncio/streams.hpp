@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/streams.hpp — TCP and Unix-domain streams: open_connection, start_server,
 // StreamReader, StreamWriter, Server (Python's asyncio.streams).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/subprocess.hpp — child processes with pipes on the event loop
 // (Python's asyncio.create_subprocess_exec / create_subprocess_shell and asyncio.subprocess.Process).
 //

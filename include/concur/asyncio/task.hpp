@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/task.hpp — Task<T>: coroutines, and tasks that run them on the loop.
 //
 // Mirrors Python's coroutines and asyncio.Task. A function returning `asyncio::Task<T>` is a

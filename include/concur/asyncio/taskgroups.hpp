@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/taskgroups.hpp — TaskGroup (Python's asyncio.TaskGroup, structured concurrency).
 //
 //   co_await asyncio::task_group([&](asyncio::TaskGroup& tg) -> asyncio::Task<void> {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/tasks.hpp — sleep, gather, wait, as_completed, shield (Python's asyncio.tasks).
 //
 //   co_await asyncio::sleep(1500ms);          suspends the task; sleep(0s) yields one iteration

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/threads.hpp — bridges between the loop and threads: to_thread,
 // run_in_executor, wrap_future, run_coroutine_threadsafe (Python's asyncio.threads and the
 // executor/thread-safe parts of asyncio.events/tasks).

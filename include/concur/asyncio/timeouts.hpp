@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/timeouts.hpp — timeout, timeout_at, wait_for (Python's asyncio.timeouts and
 // asyncio.wait_for).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/asyncio/transports.hpp — what streams, servers, datagram endpoints and subprocess
 // pipes share: socket addresses, and the way a task waits for libuv I/O.
 //

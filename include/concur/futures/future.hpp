@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/futures/future.hpp — Future<T>, Python's concurrent.futures.Future.
 //
 // A Future is the result of work that may not have finished yet: it is pending, then running,

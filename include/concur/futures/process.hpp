@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/futures/process.hpp — ProcessPoolExecutor: concurrent.futures.ProcessPoolExecutor on
 // concur's multiprocessing Pool.
 //

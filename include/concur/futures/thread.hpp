@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/futures/thread.hpp — ThreadPoolExecutor, Python's concurrent.futures.ThreadPoolExecutor.
 //
 // A pool of at most `max_workers` threads running submitted callables, each submission

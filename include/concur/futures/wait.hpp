@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/futures/wait.hpp — wait() and as_completed(), Python's concurrent.futures functions.
 //
 //   wait(fs, timeout, return_when) -> {done, not_done}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/connection.hpp — Pipe() and Connection, as in
 // multiprocessing.connection.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/context.hpp — start methods: set_start_method, get_start_method,
 // get_all_start_methods, get_context, and the fork server.
 //

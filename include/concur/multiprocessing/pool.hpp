@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/pool.hpp — Pool, AsyncResult, MapResult, IMapIterator:
 // multiprocessing.Pool.
 //
@@ -214,10 +215,14 @@ class CollectState final : public ResultSink {
     finish();
   }
   void fail(std::size_t, std::exception_ptr error) override {
+    // A copy of its own (see clone_exception): the pool fails many results with one exception,
+    // and an exception object shared between threads is freed by whichever drops it last,
+    // through a reference count that ThreadSanitizer cannot see (libstdc++ is not instrumented).
+    std::exception_ptr mine = clone_exception(error);
     {
       std::scoped_lock lock(m_mutex);
       if (m_settled) return;
-      m_error = std::move(error);
+      m_error = std::move(mine);
       m_settled = true;
     }
     finish();
@@ -304,8 +309,9 @@ class StreamState final : public ResultSink {
     arrive(chunk, std::move(values));
   }
   void fail(std::size_t chunk, std::exception_ptr error) override {
+    std::exception_ptr mine = clone_exception(error);  // a copy of its own, as CollectState::fail
     std::scoped_lock lock(m_mutex);
-    arrive(chunk, std::move(error));
+    arrive(chunk, std::move(mine));
   }
   /// The next result; nullopt at the end. Rethrows a failed chunk's exception (once, then
   /// iteration continues after it); TimeoutError when nothing arrives within `timeout`.

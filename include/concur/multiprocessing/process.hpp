@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/process.hpp — Process, current_process, parent_process,
 // active_children, cpu_count: multiprocessing.Process and friends.
 //

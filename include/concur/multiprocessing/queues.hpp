@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/queues.hpp — Queue, SimpleQueue and JoinableQueue across processes.
 //
 // Mirrors multiprocessing.Queue, SimpleQueue and JoinableQueue. A queue is a one-way

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/serialize.hpp — how values cross a process boundary.
 //
 // Python pickles whatever crosses a Pipe, a Queue or a Pool. concur encodes values with cereal

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/shared_memory.hpp — named shared-memory blocks (SharedMemory) and
 // typed shared values and arrays (Value, Array).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/synchronize.hpp — locks, semaphores, events, conditions and barriers
 // shared between processes.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/queue/queue.hpp — Queue, LifoQueue and PriorityQueue, Python's queue module.
 //
 // Mirrors Python 3.13's queue.Queue / LifoQueue / PriorityQueue: a thread-safe container with

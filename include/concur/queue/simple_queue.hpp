@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/queue/simple_queue.hpp — SimpleQueue, Python's queue.SimpleQueue.
 //
 // An unbounded first-in, first-out queue without the task_done()/join() protocol and without

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/barrier.hpp — Barrier, Python's threading.Barrier.
 //
 // A Barrier lets a fixed number of threads (`parties`) meet: each calls wait(), and when the last

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/condition.hpp — Condition, Python's threading.Condition.
 //
 // A condition variable bound to a lock. Condition() makes its own RLock, as Python does;

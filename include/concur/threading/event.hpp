@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/event.hpp — Event, Python's threading.Event.
 //
 // An Event is a flag that threads wait on: set() raises it and wakes every waiter, clear() lowers

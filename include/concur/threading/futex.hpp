@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/futex.hpp — internal: the OS-level services every threading type stands on.
 //
 // 1. Waiting on a 32-bit atomic word. `futex_wait(word, expected)` blocks while `word` still

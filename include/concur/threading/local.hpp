@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/local.hpp — local<T>, Python's threading.local.
 //
 // A local<T> holds one T per thread: each thread that calls get() sees its own value, created on

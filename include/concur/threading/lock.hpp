@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/lock.hpp — Lock and RLock, Python's threading.Lock and threading.RLock.
 //
 // Lock is a plain mutual-exclusion lock. As in Python, it is not owned by a thread: any thread

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/semaphore.hpp — Semaphore and BoundedSemaphore, Python's threading ones.
 //
 // A Semaphore holds a counter: acquire() decrements it, waiting while it is zero; release(n)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/thread.hpp — Thread and the module functions of Python's threading.
 //
 // A Thread runs a callable in a new OS thread, as threading.Thread does:

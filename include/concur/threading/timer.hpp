@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/threading/timer.hpp — Timer, Python's threading.Timer.
 //
 // A Timer is a Thread that waits `interval` and then calls a function, unless cancel() was

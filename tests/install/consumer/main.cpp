@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A program that uses concur as an installed package would: through <concur/...> headers and
 // the concur::concur target (or `pkg-config --cflags --libs concur`).
 #include <concur/futures.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/command.cpp — the `concur compare` subcommand: options, progress on
 // stderr, Ctrl-C, and the choice of output.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/compare.hpp — `concur compare`: the seed's comparison table, measured.
 //
 // The seed compares threading, multiprocessing and asyncio with words ("overhead: low / high /

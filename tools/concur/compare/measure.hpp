@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/measure.hpp — what the measure_*.cpp files share: the clock, medians,
 // resident memory, the CPU-bound work, and one function per model that run.cpp calls.
 #pragma once

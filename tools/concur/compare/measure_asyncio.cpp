@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/measure_asyncio.cpp — the asyncio column: asyncio::run, create_task,
 // gather, sleep, Event, Queue and Lock. Every figure is timed inside the running loop, so the
 // loop's own creation is not counted against a task.

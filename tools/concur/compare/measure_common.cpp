@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/measure_common.cpp — medians, memory readings and the CPU-bound work.
 #include <malloc.h>
 #include <pthread.h>

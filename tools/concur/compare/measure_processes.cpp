@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/measure_processes.cpp — the multiprocessing column: multiprocessing::Process,
 // Pipe/Connection, Lock and Value.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/measure_threads.cpp — the threading column: threading::Thread, Event, Lock.
 #include <atomic>
 #include <chrono>

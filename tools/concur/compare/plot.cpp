@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/plot.cpp — `--plot FILE`: the figures as four charts, drawn by gnuplot.
 //
 // Why gnuplot: it is a well-kept plotter packaged by every distribution (Debian: gnuplot-nox,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/report.cpp — the results as the seed's table (terminal, Markdown) and as
 // JSON (schema.json).
 #include <algorithm>

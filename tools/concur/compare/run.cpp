@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare/run.cpp — runs the measurements one after the other.
 //
 // Steps run strictly in sequence, never two at once: each would disturb the other's timing,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs PROGRAM with ARGS ("|"-separated) and checks:
 #   - its exit status (EXPECT: zero or nonzero; a crash is never "nonzero");
 #   - that its output, stdout and stderr together, contains every CONTAINS string

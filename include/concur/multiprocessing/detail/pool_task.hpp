@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/detail/pool_task.hpp — what a Pool (and ProcessPoolExecutor) sends
 // to its workers, and where results come back to (internal).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/detail/shared_region.hpp — anonymous shared memory, inherited by fork.
 //
 // Internal to concur::multiprocessing (Value, Array, the process-shared locks, the queues).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // concur/multiprocessing/detail/unique_fd.hpp — an owned file descriptor (internal).
 //
 // The multiprocessing module hands descriptors around a lot (pipe ends, memfd blobs, process

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/concur/compare: rendering, JSON against schema.json, the plot script and the helpers,
 // on results made up for the purpose (the measuring itself is tested end to end through the
 // `concur compare` command: see CMakeLists.txt).

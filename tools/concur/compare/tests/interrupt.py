@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Ctrl-C during `concur compare`: it stops cleanly and prints what it measured so far.
 
 Usage: interrupt.py CONCUR SCHEMA VALIDATOR

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Validates `concur compare --json` output against schema.json.
 
 Usage: validate_json.py SCHEMA FILE [--complete]
