@@ -2,12 +2,12 @@
 // The worker side of a Pool: decode a task, run it, send the result (see pool.cpp).
 #include "pool_worker.hpp"
 
+#include <concur/malloc.hpp>
 #include <concur/multiprocessing/detail/pool_task.hpp>
 
 #include "blob_segments.hpp"
 #include "wire.hpp"
 
-#include <malloc.h>
 #include <poll.h>
 #include <sys/mman.h>
 
@@ -35,9 +35,9 @@ void pool_worker_main(FdArg channel, FdArg page_fd, std::uint64_t init_entry, st
   // of a MiB or more with mmap), so every task faulted its arguments' pages in again and the
   // kernel zeroed them: for 1 MiB vectors that cost more than copying them in (measured: 200
   // MiB decoded in 190 ms, 50 ms with these settings). The worker is a process of ours that
-  // runs tasks in a loop: it keeps up to 64 MiB of freed heap for the next task instead.
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // runs tasks in a loop: it keeps up to 64 MiB of freed heap for the next task instead
+  // (concur/malloc.hpp).
+  tune_malloc();
 
   using Clock = std::chrono::steady_clock;
   const int fd = channel.fd;

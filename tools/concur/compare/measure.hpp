@@ -8,9 +8,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "compare.hpp"
+
+namespace concur::multiprocessing {
+class Process;
+}
 
 namespace concur::tool::compare::detail {
 
@@ -55,12 +61,48 @@ std::uint64_t cpu_work(std::uint64_t seed, std::uint64_t iterations) noexcept;
 /// How many cpu_work iterations take about `seconds` on this machine in one thread.
 std::uint64_t calibrate_cpu_work(double seconds);
 
+/// The allocation-heavy unit of work, the same in Python: `tasks` times, kAllocBuffers buffers
+/// of kAllocBuffer bytes are allocated and filled, then read and freed.
+inline constexpr std::size_t kAllocBuffer = 512 * 1024;
+inline constexpr int kAllocBuffers = 4;
+std::uint64_t alloc_work(std::uint64_t tasks) noexcept;
+
+/// How many alloc_work tasks take about `seconds` in one thread, with malloc's defaults.
+std::uint64_t calibrate_alloc_work(double seconds);
+
+/// Request/response round trips each unit of the socket row makes (64 bytes each way).
+inline constexpr int kExchanges = 4;
+
+/// Raises this process's soft limit on open descriptors to its hard limit (the socket row
+/// holds thousands of connections).
+void raise_fd_limit() noexcept;
+/// How many socket units the descriptor limit allows at once (0 when it is too low).
+std::size_t max_socket_units() noexcept;
+
+/// The echo peer of the socket row: a child process serving on 127.0.0.1 (port()) until
+/// destroyed, answering each request `delay` seconds after it arrives. Throws
+/// std::runtime_error when it does not start.
+class EchoPeer {
+ public:
+  explicit EchoPeer(double delay);
+  EchoPeer(const EchoPeer&) = delete;
+  EchoPeer& operator=(const EchoPeer&) = delete;
+  ~EchoPeer();
+  [[nodiscard]] int port() const noexcept { return m_port; }
+
+ private:
+  std::unique_ptr<multiprocessing::Process> m_process;
+  int m_port = 0;
+};
+
 /// What each model's measuring functions need.
 struct Context {
   const Settings& settings;
   const std::atomic<bool>& stop;
   std::size_t cpus = 1;
   std::uint64_t cpu_iterations = 0;  ///< total CPU-bound work (set by the serial run)
+  std::uint64_t alloc_tasks = 0;     ///< total allocation-heavy work (set by its calibration)
+  int echo_port = 0;                 ///< the echo peer's port (set when it starts)
 };
 
 /// The I/O-bound point for `units`: `run(n)` starts n units that each wait settings.io_wait and
@@ -111,5 +153,37 @@ double task_lock(const Context& c);
 double task_counter(const Context& c, std::size_t units);
 /// The same CPU-bound work in the calling thread (the serial reference).
 double serial_cpu(const Context& c);
+// The socket row.
+IoPoint thread_sockets(const Context& c, std::size_t units);
+IoPoint process_sockets(const Context& c, std::size_t units);
+IoPoint task_sockets(const Context& c, std::size_t units);
+// The allocation-heavy row; `tuned`: after concur::tune_malloc(). Each run is in a fresh child.
+double serial_alloc(const Context& c, bool tuned);
+double thread_alloc(const Context& c, bool tuned);
+double process_alloc(const Context& c, bool tuned);
+double task_alloc(const Context& c);
+
+/// Runs the Python side's script for one figure (see python/compare_python.py).
+class PythonSide {
+ public:
+  /// Checks that `executable` runs the script (a Python 3.8 or newer); throws
+  /// std::runtime_error saying why not.
+  explicit PythonSide(std::string executable);
+  [[nodiscard]] const PythonInfo& info() const noexcept { return m_info; }
+  /// Runs `step` with `args` ("--units", "100", ...) and returns what it printed (one JSON
+  /// value). Throws std::runtime_error with the script's message when it fails or takes
+  /// longer than `limit` seconds (it is then killed).
+  [[nodiscard]] std::string run(const std::string& step, const std::vector<std::string>& args, double limit) const;
+  /// A number it printed; an object's field `key` when given.
+  static double number(const std::string& json, const std::string& key = {});
+
+ private:
+  std::string m_script;
+  PythonInfo m_info;
+};
+
+/// The script the tool ships: $CONCUR_COMPARE_PYTHON_SCRIPT when set, else beside the
+/// executable in ../share/concur/ (installed and build trees alike). Empty when it is not there.
+std::string python_script_path();
 
 }  // namespace concur::tool::compare::detail

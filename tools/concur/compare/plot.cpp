@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// tools/concur/compare/plot.cpp — `--plot FILE`: the figures as four charts, drawn by gnuplot.
+// tools/concur/compare/plot.cpp — `--plot FILE`: the figures as four charts, C++ and Python side
+// by side, drawn by gnuplot.
 //
 // Why gnuplot: it is a well-kept plotter packaged by every distribution (Debian: gnuplot-nox,
 // no X11 needed), it writes SVG and PNG itself, and it takes its data inline in the script, so
@@ -13,7 +14,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -39,29 +43,107 @@ std::string gp_string(std::string_view s) {
   return out + "'";
 }
 
-/// A bar chart of one figure per model: a data block and the commands that plot it.
+/// The languages drawn: C++ always, Python when it was measured.
+std::vector<Language> languages(const Results& r) {
+  return r.python ? std::vector<Language>{Language::cpp, Language::python} : std::vector<Language>{Language::cpp};
+}
+
+std::string language_title(const Results& r, Language l) {
+  return l == Language::cpp ? "C++ (concur)" : "Python " + r.python->version;
+}
+
+const char* kColours[2] = {"#4a7ebb", "#e08a2c"};  // C++, Python
+
+/// A y range that leaves room above the tallest bar for its label, inside the plot area: on a
+/// log scale, a decade above the largest value and a third of the smallest below it.
+std::string y_range(double low, double high, bool log) {
+  if (log) return fmt::format("set yrange [{}:{}]\n", low / 3, high * 10);
+  return fmt::format("set yrange [0:{}]\n", high * 1.25);
+}
+
+/// A clustered bar chart of one figure per model, one bar per language, each labelled with its
+/// value: a data block and the commands that plot it.
 std::string bar_chart(std::string_view block, std::string_view title, std::string_view ylabel, double scale,
-                      const Results& r, const std::optional<double> ModelResults::*member) {
+                      const Results& r, const std::function<std::optional<double>(const ModelResults&)>& value, bool log,
+                      std::string_view label_format, std::optional<double> ideal = std::nullopt) {
+  const std::vector<Language> langs = languages(r);
   std::string data = fmt::format("${} << EOD\n", block);
-  int rows = 0;
+  double low = 0, high = 0;
+  int values = 0;
   for (Model m : kModels) {
-    if (const std::optional<double>& v = r.of(m).*member) {
-      data += fmt::format("\"{}\" {}\n", model_key(m), *v * scale);
-      ++rows;
+    data += fmt::format("\"{}\"", model_key(m));
+    for (Language l : langs) {
+      const std::optional<double> v = value(r.of(m, l));
+      if (v && *v > 0) {
+        const double x = *v * scale;
+        low = values == 0 ? x : std::min(low, x);
+        high = values == 0 ? x : std::max(high, x);
+        ++values;
+        data += fmt::format(" {}", x);
+      } else {
+        data += " NaN";
+      }
     }
+    data += "\n";
   }
   data += "EOD\n";
-  std::string plot = fmt::format("set title {}\nset ylabel {}\nset logscale y\nset style fill solid 0.6\nset boxwidth 0.6\n"
-                                 "set xrange [-0.6:2.6]\nset yrange [*:*]\nunset key\n",
-                                 gp_string(title), gp_string(ylabel));
-  if (rows == 0) {
-    plot += "unset logscale y\nset yrange [0:1]\nset label 1 'not measured' at graph 0.4,0.5\nplot -1 notitle\nunset label 1\n";
-  } else {
-    plot += fmt::format("plot ${} using 0:2:xtic(1) with boxes lc rgb '#4a7ebb', '' using 0:2:(sprintf('%.3g',$2)) "
-                        "with labels offset 0,0.8 notitle\n",
-                        block);
+  if (ideal) high = std::max(high, *ideal);
+  std::string plot = fmt::format("set title {}\nset ylabel {}\n{}set style fill solid 0.7\nset xrange [-0.6:2.6]\n"
+                                 "set key top left font ',9'\n",
+                                 gp_string(title), gp_string(ylabel), log ? "set logscale y\n" : "unset logscale y\n");
+  if (values == 0) {
+    return data + plot +
+           "unset logscale y\nset yrange [0:1]\nset label 1 'not measured' at graph 0.4,0.5\nplot -1 notitle\nunset label 1\n";
   }
-  return data + plot;
+  plot += y_range(low, high, log);
+  // Bars of width 0.35 side by side around each model's x position, each with its value above.
+  const double width = langs.size() == 1 ? 0.6 : 0.35;
+  std::string parts;
+  for (std::size_t k = 0; k < langs.size(); ++k) {
+    const double offset = langs.size() == 1 ? 0.0 : (static_cast<double>(k) - 0.5) * width;
+    const int column = static_cast<int>(k) + 2;
+    if (!parts.empty()) parts += ", ";
+    parts += fmt::format("${0} using ($0+({1})):{2}:({3}):xtic(1) with boxes lc rgb '{4}' title {5}, "
+                         "'' using ($0+({1})):{2}:(sprintf('{6}',${2})) with labels offset 0,0.7 font ',9' notitle",
+                         block, offset, column, width, kColours[k], gp_string(language_title(r, langs[k])), label_format);
+  }
+  if (ideal) parts += fmt::format(", {} with lines dt 2 lc rgb 'black' title 'ideal'", *ideal);
+  return data + plot + "plot " + parts + "\n";
+}
+
+/// The I/O-bound chart: wall time of N units at once against N, every model, both languages
+/// (over sockets when measured, else on timers).
+std::string io_chart(const Results& r) {
+  bool sockets = false;
+  for (Model m : kModels) sockets = sockets || !r.of(m).sockets.empty();
+  const auto points = [&](const ModelResults& mr) -> const std::vector<IoPoint>& { return sockets ? mr.sockets : mr.io; };
+  std::string s, plots;
+  const char* model_colours[3] = {"#4a7ebb", "#c0504d", "#9bbb59"};
+  for (Language l : languages(r)) {
+    for (Model m : kModels) {
+      const std::vector<IoPoint>& pts = points(r.of(m, l));
+      if (pts.empty()) continue;
+      const std::string block = fmt::format("io_{}_{}", l == Language::cpp ? "cpp" : "python", model_key(m));
+      s += fmt::format("${} << EOD\n", block);
+      for (const IoPoint& p : pts) s += fmt::format("{} {}\n", p.units, p.wall);
+      s += "EOD\n";
+      if (!plots.empty()) plots += ", ";
+      plots += fmt::format("${} using 1:2 with linespoints lw 2 {} lc rgb '{}' title '{}: {}'", block,
+                           l == Language::cpp ? "dt 1 pt 7" : "dt 2 pt 6", model_colours[static_cast<int>(m)],
+                           l == Language::cpp ? "C++" : "Python", model_key(m));
+    }
+  }
+  s += fmt::format("set title {}\nset xlabel 'N (units at once)'\nset ylabel 'seconds (wall)'\nunset style\n"
+                   "set logscale xy\nset xrange [*:*]\nset yrange [*:*]\nset key top left font ',8'\n",
+                   gp_string(sockets ? "I/O-bound: N units each making 4 echo exchanges over TCP"
+                                     : "I/O-bound: N units each waiting on a timer"));
+  if (plots.empty()) {
+    s += "unset logscale\nset xrange [0:1]\nset yrange [0:1]\nset label 1 'not measured' at graph 0.4,0.5\nplot -1 notitle\n"
+         "unset label 1\n";
+  } else {
+    s += "plot " + plots + "\n";
+  }
+  return s + "unset xlabel\nunset logscale\n";
 }
 
 }  // namespace
@@ -69,65 +151,25 @@ std::string bar_chart(std::string_view block, std::string_view title, std::strin
 std::string gnuplot_script(const Results& r, std::string_view terminal, const std::string& file) {
   std::string s;
   if (terminal == "svg") {
-    s += "set terminal svg size 1100,800 dynamic noenhanced font 'sans,11' background rgb 'white'\n";
+    s += "set terminal svg size 1200,860 dynamic noenhanced font 'sans,11' background rgb 'white'\n";
   } else {
-    s += "set terminal pngcairo size 1100,800 noenhanced font 'sans,10' background rgb 'white'\n";
+    s += "set terminal pngcairo size 1200,860 noenhanced font 'sans,10' background rgb 'white'\n";
   }
   s += fmt::format("set output {}\n", gp_string(file));
   s += fmt::format("set multiplot layout 2,2 title {}\n",
-                   gp_string(fmt::format("concur compare: {} cores, {}{}", r.cpus, r.system, r.complete ? "" : " (partial)")));
-  s += "set grid ytics\n";
+                   gp_string(fmt::format("concur compare: {} cores, {}{}{}", r.cpus, r.system,
+                                         r.python ? ", C++ and Python " + r.python->version : ", C++",
+                                         r.complete ? "" : " (partial)")));
+  s += "set grid ytics\nset xtics nomirror\n";
   s += bar_chart("startup", "Start-up cost per unit (create, run nothing, join)", "microseconds", 1e6, r,
-                 &ModelResults::startup);
+                 [](const ModelResults& m) { return m.startup; }, true, "%.3g");
   s += bar_chart("memory", "Memory per unit (resident; a process: unshared)", "KiB", 1.0 / 1024, r,
-                 &ModelResults::memory_per_unit);
-
-  // I/O-bound scaling: wall time of N concurrent units, and the serial sum, against N.
-  std::string plots;
-  const char* colours[3] = {"#4a7ebb", "#c0504d", "#9bbb59"};
-  for (Model m : kModels) {
-    const ModelResults& mr = r.of(m);
-    if (mr.io.empty()) continue;
-    std::string block = fmt::format("io_{}", model_key(m));
-    s += fmt::format("${} << EOD\n", block);
-    for (const IoPoint& p : mr.io) s += fmt::format("{} {} {}\n", p.units, p.wall, p.serial_sum);
-    s += "EOD\n";
-    const auto colour = colours[static_cast<int>(m)];
-    if (!plots.empty()) plots += ", ";
-    plots += fmt::format("${0} using 1:2 with linespoints lw 2 lc rgb '{1}' title '{2}: concurrent', "
-                         "${0} using 1:3 with lines dt 2 lc rgb '{1}' title '{2}: serial sum'",
-                         block, colour, model_key(m));
-  }
-  s += "set title 'I/O-bound: N units each waiting on a timer'\nset xlabel 'N (units at once)'\nset ylabel 'seconds'\n"
-       "set logscale xy\nset xrange [*:*]\nset yrange [*:*]\nset key top left font ',9'\nunset xtics\nset xtics\n";
-  if (plots.empty()) {
-    s += "unset logscale\nset xrange [0:1]\nset yrange [0:1]\nset label 1 'not measured' at graph 0.4,0.5\nplot -1 notitle\n"
-         "unset label 1\n";
-  } else {
-    s += "plot " + plots + "\n";
-  }
-  s += "unset xlabel\nunset logscale\n";
-
-  // CPU-bound speedup, with the ideal (the core count) as a line.
-  s += "$cpu << EOD\n";
-  int rows = 0;
-  for (Model m : kModels) {
-    if (const auto& c = r.of(m).cpu) {
-      s += fmt::format("\"{}\" {}\n", model_key(m), c->speedup());
-      ++rows;
-    }
-  }
-  s += "EOD\n";
-  s += fmt::format("set title {}\nset ylabel 'speedup over one serial run'\nset xrange [-0.6:2.6]\nset yrange [0:{}]\n"
-                   "set style fill solid 0.6\nset boxwidth 0.6\nunset key\n",
-                   gp_string(fmt::format("CPU-bound: the same work split over {} units", r.cpus)), static_cast<double>(r.cpus) * 1.3);
-  if (rows == 0) {
-    s += "set label 1 'not measured' at graph 0.4,0.5\nplot -1 notitle\nunset label 1\n";
-  } else {
-    s += fmt::format("plot $cpu using 0:2:xtic(1) with boxes lc rgb '#4a7ebb', '' using 0:2:(sprintf('%.2fx',$2)) with labels "
-                     "offset 0,0.8 notitle, {} with lines dt 2 lc rgb 'black' notitle\n",
-                     r.cpus);
-  }
+                 [](const ModelResults& m) { return m.memory_per_unit; }, true, "%.3g");
+  s += io_chart(r);
+  s += bar_chart("cpu", fmt::format("CPU-bound: the same work split over {} units", r.cpus), "speedup over one serial run",
+                 1.0, r,
+                 [](const ModelResults& m) { return m.cpu ? std::optional<double>(m.cpu->speedup()) : std::nullopt; }, false,
+                 "%.2fx", static_cast<double>(r.cpus));
   s += "unset multiplot\nset output\n";
   return s;
 }

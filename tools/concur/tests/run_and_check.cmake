@@ -4,7 +4,8 @@
 #   - that its output, stdout and stderr together, contains every CONTAINS string
 #     ("|"-separated, plain text, not regular expressions);
 #   - with VALIDATE on: that stdout is JSON which VALIDATOR (run by PYTHON) accepts against
-#     SCHEMA as a complete run;
+#     SCHEMA as a complete run (VALIDATE_FLAGS, "|"-separated, are passed on to it);
+#   - with MAX_WIDTH set: that no line of stdout is wider than MAX_WIDTH characters;
 #   - with PLOT set: that the file PLOT (relative to WORK_DIR) was written as an SVG with the
 #     charts of `concur compare`.
 # With WORK_DIR set, the program runs in that directory, emptied first. With LONELY_DIR set, a
@@ -59,12 +60,23 @@ endwhile()
 if(VALIDATE)
   set(json "${WORK_DIR}/out.json")
   file(WRITE "${json}" "${out}")
-  execute_process(COMMAND "${PYTHON}" "${VALIDATOR}" "${SCHEMA}" "${json}" --complete
+  string(REPLACE "|" ";" validate_flags "${VALIDATE_FLAGS}")
+  execute_process(COMMAND "${PYTHON}" "${VALIDATOR}" "${SCHEMA}" "${json}" --complete ${validate_flags}
     RESULT_VARIABLE vstatus OUTPUT_VARIABLE vout ERROR_VARIABLE verr)
   message("---- validation\n${vout}${verr}")
   if(NOT vstatus STREQUAL "0")
     string(APPEND failures "the JSON output does not validate\n")
   endif()
+endif()
+
+if(MAX_WIDTH)
+  string(REPLACE "\n" ";" lines "${out}")
+  foreach(line IN LISTS lines)
+    string(LENGTH "${line}" length)
+    if(length GREATER MAX_WIDTH)
+      string(APPEND failures "a line of ${length} characters, wider than ${MAX_WIDTH}: ${line}\n")
+    endif()
+  endforeach()
 endif()
 
 if(PLOT)

@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: MIT
 """Validates `concur compare --json` output against schema.json.
 
-Usage: validate_json.py SCHEMA FILE [--complete]
+Usage: validate_json.py SCHEMA FILE [--complete] [--with-python | --without-python]
 
 Uses the jsonschema package when it is installed; otherwise a small validator of the subset
 of JSON Schema that schema.json uses (type, const, required, properties,
 additionalProperties, items, minimum, exclusiveMinimum, $ref to #/$defs). Then checks what a
 schema cannot say: every number is finite (Python's json accepts NaN and Infinity). With
---complete it also requires a complete run: every figure of every model present, no failure
-notes, and I/O-bound concurrency beating the serial sum at every N.
+--complete it also requires a complete run: every figure of every model present (in C++, and in
+Python when the python section is there), no failure notes, and I/O-bound concurrency beating
+the serial sum at every N. --with-python requires the python section, --without-python its
+absence.
 """
 import json
 import math
@@ -78,10 +80,26 @@ def numbers(value, path):
 
 
 FIGURES = ["startup_s", "memory_per_unit_bytes", "units_in_budget", "handoff_s", "cpu_bound",
-           "lock_uncontended_s", "counter_contended_s"]
+           "alloc_bound", "lock_uncontended_s", "counter_contended_s"]
 
 
-def validate(schema, doc, complete):
+def check_complete_models(models, where, errors, tuned):
+    for name, model in models.items():
+        for figure in FIGURES:
+            if figure not in model:
+                errors.append(f"{where}.{name}: '{figure}' was not measured")
+        if tuned and name != "asyncio" and "alloc_bound_tuned" not in model:
+            errors.append(f"{where}.{name}: 'alloc_bound_tuned' was not measured")
+        for series in ("io_bound", "io_sockets"):
+            if not model[series]:
+                errors.append(f"{where}.{name}.{series}: no point was measured")
+            for i, p in enumerate(model[series]):
+                if not p["wall_s"] < p["serial_sum_s"]:
+                    errors.append(f"{where}.{name}.{series}[{i}]: N={p['units']} concurrent took "
+                                  f"{p['wall_s']} s, not less than the serial sum {p['serial_sum_s']} s")
+
+
+def validate(schema, doc, complete, python=None):
     errors = []
     try:
         import jsonschema  # noqa: F401  (optional)
@@ -92,21 +110,18 @@ def validate(schema, doc, complete):
     for path, v in numbers(doc, "$"):
         if not math.isfinite(v):
             errors.append(f"{path}: not finite ({v})")
+    if python is True and "python" not in doc:
+        errors.append("$: no python section (Python was not measured)")
+    if python is False and "python" in doc:
+        errors.append("$.python: present although Python was not to be measured")
     if complete and not errors:
         if doc["complete"] is not True:
             errors.append("$.complete: the run was not complete")
         if doc["notes"]:
             errors.append(f"$.notes: steps failed: {doc['notes']}")
-        for name, model in doc["models"].items():
-            for figure in FIGURES:
-                if figure not in model:
-                    errors.append(f"$.models.{name}: '{figure}' was not measured")
-            if not model["io_bound"]:
-                errors.append(f"$.models.{name}.io_bound: no point was measured")
-            for i, p in enumerate(model["io_bound"]):
-                if not p["wall_s"] < p["serial_sum_s"]:
-                    errors.append(f"$.models.{name}.io_bound[{i}]: N={p['units']} concurrent took "
-                                  f"{p['wall_s']} s, not less than the serial sum {p['serial_sum_s']} s")
+        check_complete_models(doc["models"], "$.models", errors, tuned=True)
+        if "python" in doc:
+            check_complete_models(doc["python"]["models"], "$.python.models", errors, tuned=False)
     return errors
 
 
@@ -118,7 +133,8 @@ def main(argv):
         schema = json.load(f)
     with open(argv[2]) as f:
         doc = json.load(f)
-    errors = validate(schema, doc, "--complete" in argv[3:])
+    python = True if "--with-python" in argv[3:] else False if "--without-python" in argv[3:] else None
+    errors = validate(schema, doc, "--complete" in argv[3:], python)
     for e in errors:
         print(e)
     print("valid" if not errors else f"{len(errors)} error(s)")
