@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// 1_basic_threading — the seed's first program (1_basic_threading.py): a Thread subclass.
+// 1_basic_threading — the classic guide's first program (1_basic_threading.py): a Thread subclass.
 //
 // Two threads run concurrently, each printing its name and a timestamp after every delay:
 // Thread-1 every 1 s, Thread-2 every 2 s, five times each. While one thread sleeps the other

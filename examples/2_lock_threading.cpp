@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// 2_lock_threading — the seed's second program (2_lock_threading.py): a Lock.
+// 2_lock_threading — the classic guide's second program (2_lock_threading.py): a Lock.
 //
 // Three tasks print timestamps; the Lock is "the public restroom with a single lock on the
 // door". Two strategies are shown side by side:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// 3_multiprocessing — the seed's third program (3_multiprocessing.py): two processes.
+// 3_multiprocessing — the classic guide's third program (3_multiprocessing.py): two processes.
 //
 // Two processes run at the same time, each printing its name and a timestamp after every
 // delay: Process-1 every 1 s, Process-2 every 2 s, five times each. They are separate

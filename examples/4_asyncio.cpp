@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// 4_asyncio — the seed's fourth program (4_asyncio.py): coroutines run concurrently by gather.
+// 4_asyncio — the classic guide's fourth program (4_asyncio.py): coroutines run concurrently by gather.
 //
 // Three tasks share one thread and one event loop: Task-A sleeps 1.0 s five times, Task-B
 // 2.0 s five times, Task-C 1.5 s four times, each printing its name and a timestamp after every

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// examples/chat_server.cpp — the seed's chat application: every line a client sends is
+// examples/chat_server.cpp — the classic guide's chat application: every line a client sends is
 // broadcast to every other client, prefixed with the sender's name. Works with `nc`:
 //
 //   chat_server [--host 127.0.0.1] [--port 8889]     then, in two terminals: nc 127.0.0.1 8889

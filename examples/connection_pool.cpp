@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// connection_pool — the seed's Semaphore: "a locker room with N lockers".
+// connection_pool — the classic guide's Semaphore: "a locker room with N lockers".
 //
 // 50 workers need a database connection each, but the pool has only 10. A BoundedSemaphore
 // initialised to 10 guards the pool: acquire() takes a slot (waiting while all 10 are in use),

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// graceful_shutdown — the seed's Event: "a flag signal" that tells every worker to stop.
+// graceful_shutdown — the classic guide's Event: "a flag signal" that tells every worker to stop.
 //
 // Three workers process jobs in a loop. Between jobs they do not sleep: they wait on the stop
 // Event with a timeout, so the moment the Event is set every worker wakes up, finishes, and

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// image_pool — the seed's "process 1000 images in parallel" scenario, three ways.
+// image_pool — the classic guide's "process 1000 images in parallel" scenario, three ways.
 //
 // Each task makes an RGB image (standing in for loading one from disk), converts it to
 // grayscale and applies a 5x5 box blur, and returns a checksum of the result (standing in for
 // saving it). The same 1,000 tasks run serially, on a process Pool (with a progress bar fed by
 // imap, which yields results in order while later tasks still run), and on a thread pool.
-// The program then says, from the numbers it measured, what the seed's comparison table gets
+// The program then says, from the numbers it measured, what the classic threads / processes / asyncio comparison table gets
 // different in C++: there is no GIL, so threads scale on CPU-bound work as well as processes
 // do; what processes buy is isolation (a crash stays in its worker), for a start-up cost.
 //
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   const double s_pool = t_serial / t_pool;
   const double s_threads = t_serial / t_threads;
   fmt::print("speed-up over serial: processes {:.2f}x, threads {:.2f}x (all three agree on every image)\n\n", s_pool, s_threads);
-  fmt::print("What this says about the seed's table, in C++:\n");
+  fmt::print("What this says about the classic comparison table, in C++:\n");
   if (s_threads >= 0.8 * s_pool) {
     fmt::print("  * Threads sped this CPU-bound work up {:.2f}x, as much as processes did ({:.2f}x): C++ has no\n"
                "    GIL, so \"threading: limited by the GIL\" does not apply — threads are fine for CPU-bound work.\n",

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// pool_map — the seed's Pool pattern: "Pool.map" over a process pool.
+// pool_map — the classic guide's Pool pattern: "Pool.map" over a process pool.
 //
 // Python:
 //     with Pool(4) as pool:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// producer_consumer — the seed's Condition pattern: "a waiting area with a call button".
+// producer_consumer — the classic guide's Condition pattern: "a waiting area with a call button".
 //
 // Two producers put numbered items into a bounded buffer (5 places); two consumers take them
 // out. Producers are faster than consumers, so the buffer fills up and producers have to wait.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// examples/scraper.cpp — the seed's "API clients making many simultaneous requests": fetch 20
+// examples/scraper.cpp — the classic guide's "API clients making many simultaneous requests": fetch 20
 // URLs concurrently (at most --limit at a time, bounded by an asyncio::Semaphore), then the same
 // 20 one by one, and print both times.
 //

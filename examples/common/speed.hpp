@@ -2,7 +2,7 @@
 // examples/common/speed.hpp — the pace of an example: `--speed N` and the timestamps it prints.
 //
 // Every example of concur reproduces a scenario whose point is *time*: threads that sleep at
-// different intervals, a task that holds a lock for seconds. Run as they are, the seed's
+// different intervals, a task that holds a lock for seconds. Run as they are, the classic guide's
 // programs take 10 to 20 seconds each; the tour (`concur tour --fast`) and the smoke tests run
 // them faster by dividing every delay by N:
 //

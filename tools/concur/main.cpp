@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The `concur` command: runs the seed's scenarios (`concur tour`) and measures its comparison
+// The `concur` command: runs the classic threads / processes / asyncio scenarios (`concur tour`) and measures their comparison
 // table on this machine (`concur compare`). Each subcommand is its own file; see
 // command.hpp.
 #include <CLI/App.hpp>

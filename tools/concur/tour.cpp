@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // `concur tour`: runs the examples one after the other, each introduced by a line saying what
-// it shows, so that a newcomer sees every model of the seed at work with one command.
+// it shows, so that a newcomer sees every model of the classic guide at work with one command.
 //
 //   concur tour                  every stop of tour_catalog.cpp, in order, at the real pace
 //   concur tour --fast           the same, every delay divided by kFastSpeed

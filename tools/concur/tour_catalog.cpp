@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The tour's stops. To add an example to the tour, add one row here:
-//   - keep the seed's four programs first, in their numbered order (1_basic_threading,
+//   - keep the classic guide's four programs first, in their numbered order (1_basic_threading,
 //     2_lock_threading, 3_multiprocessing, 4_asyncio), then the "when to use" scenarios,
 //     grouped by module;
 //   - `shows` is one line saying what the example demonstrates (the tour prints it first);
@@ -17,7 +17,7 @@ namespace concur::tool {
 
 std::span<const TourStop> tour_stops() {
   static const std::vector<TourStop> stops{
-      // The seed's four programs.
+      // The classic guide's four programs.
       {"1_basic_threading", "threading",
        "a Thread subclass overriding run(): Thread-1 and Thread-2 print timestamps every 1 s and 2 s, "
        "concurrently",
