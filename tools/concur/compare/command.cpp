@@ -12,6 +12,7 @@
 //
 // Ctrl-C stops after the repetition under way (every one is bounded), prints what was measured
 // so far, marked as partial, and exits with status 130; a second Ctrl-C kills at once.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -139,7 +140,11 @@ int run_compare(const CompareOptions& options) {
   } else if (options.markdown) {
     fmt::print("{}", compare::render_markdown(results));
   } else {
-    fmt::print("{}", compare::render_terminal(results));
+    // The terminal's width when stdout is one (the figure tables need 80 columns), else 100.
+    std::size_t columns = 100;
+    winsize ws{};
+    if (::isatty(STDOUT_FILENO) != 0 && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) columns = ws.ws_col;
+    fmt::print("{}", compare::render_terminal(results, columns));
   }
   std::fflush(stdout);
   if (!options.plot.empty()) {
