@@ -89,7 +89,7 @@ std::string bar_chart(std::string_view block, std::string_view title, std::strin
   data += "EOD\n";
   if (ideal) high = std::max(high, *ideal);
   std::string plot = fmt::format("set title {}\nset ylabel {}\n{}set style fill solid 0.7\nset xrange [-0.6:2.6]\n"
-                                 "set key top left font ',9'\n",
+                                 "set xtics ('threads' 0, 'processes' 1, 'asyncio' 2)\nset key top left font ',9'\n",
                                  gp_string(title), gp_string(ylabel), log ? "set logscale y\n" : "unset logscale y\n");
   if (values == 0) {
     return data + plot +
@@ -103,9 +103,12 @@ std::string bar_chart(std::string_view block, std::string_view title, std::strin
     const double offset = langs.size() == 1 ? 0.0 : (static_cast<double>(k) - 0.5) * width;
     const int column = static_cast<int>(k) + 2;
     if (!parts.empty()) parts += ", ";
-    parts += fmt::format("${0} using ($0+({1})):{2}:({3}):xtic(1) with boxes lc rgb '{4}' title {5}, "
-                         "'' using ($0+({1})):{2}:(sprintf('{6}',${2})) with labels offset 0,0.7 font ',9' notitle",
-                         block, offset, column, width, kColours[k], gp_string(language_title(r, langs[k])), label_format);
+    // Values of 100 and more without decimals, never in e-notation.
+    const std::string label = label_format == "%.3g" ? fmt::format("(${0} >= 100 ? sprintf('%.0f', ${0}) : sprintf('%.3g', ${0}))", column)
+                                                     : fmt::format("(sprintf('{}', ${}))", label_format, column);
+    parts += fmt::format("${0} using ($0+({1})):{2}:({3}) with boxes lc rgb '{4}' title {5}, "
+                         "'' using ($0+({1})):{2}:{6} with labels offset 0,0.7 font ',9' notitle",
+                         block, offset, column, width, kColours[k], gp_string(language_title(r, langs[k])), label);
   }
   if (ideal) parts += fmt::format(", {} with lines dt 2 lc rgb 'black' title 'ideal'", *ideal);
   return data + plot + "plot " + parts + "\n";
