@@ -137,7 +137,7 @@ std::string io_chart(const Results& r) {
     }
   }
   s += fmt::format("set title {}\nset xlabel 'N (units at once)'\nset ylabel 'seconds (wall)'\nunset style\n"
-                   "set logscale xy\nset xrange [*:*]\nset yrange [*:*]\nset key top left font ',8'\n",
+                   "set logscale xy\nset xrange [*:*]\nset yrange [*:*]\nset xtics autofreq\nset key top left font ',8'\n",
                    gp_string(sockets ? "I/O-bound: N units each making 4 echo exchanges over TCP"
                                      : "I/O-bound: N units each waiting on a timer"));
   if (plots.empty()) {
