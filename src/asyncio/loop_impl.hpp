@@ -46,9 +46,9 @@ class ThreadsafeQueue {
 /// million timers would cost a cache miss per level on every pop; this touches each timer twice,
 /// plus once per partial firing of the millisecond the loop is in (see fire_due).
 ///
-/// Each bucket's sentinel keeps in its m_deadline a lower bound of its timers' deadlines: exact
-/// when a timer is added or when the bucket is partly fired, stale (too early) once its earliest
-/// timer is removed. A stale bound only makes the loop wake too early once (nothing is due; the
+/// Each bucket's sentinel keeps in its m_deadline a lower bound of its timers' deadlines, kept
+/// exact by add() and by a partial firing, and stale (too early) once its earliest timer is
+/// removed. A stale bound only makes the loop wake too early once (nothing is due; the
 /// bucket is scanned and the bound made exact), never late.
 class TimerBuckets {
  public:

@@ -21,8 +21,8 @@
 //    tasks cost no allocation beyond their frames; cancelling a timer is O(1). The loop is woken
 //    for the earliest deadline by a kernel timer (a timerfd) that libuv polls like any other
 //    file descriptor, not by a libuv timer: libuv counts in milliseconds and rounds every wait
-//    up, which made every sleep about a millisecond late. Re-arming it is one system call, made
-//    only when the earliest deadline changed since the loop last blocked.
+//    up, which made every sleep about a millisecond late. Setting it is one system call, made
+//    before the loop blocks only if the earliest deadline changed or the alarm went off.
 //  * While callbacks are ready, libuv is polled for I/O once per 128 callbacks, not once per
 //    iteration (a poll is a system call; a task step is a few nanoseconds).
 //  * The other way round, one poll can report thousands of connections with data (libuv goes
