@@ -7,9 +7,13 @@ asyncio and on uvloop, one JSON line on stdout (see bench_asyncio.cpp for the sc
     peer.py asyncio|uvloop sleep N SECONDS
     peer.py asyncio|uvloop queue N
     peer.py asyncio|uvloop threadsafe N
+    peer.py asyncio|uvloop lateness N
+    peer.py asyncio|uvloop periodic N MS
+    peer.py asyncio|uvloop idle_cpu SECONDS
 """
 import asyncio
 import json
+import math
 import sys
 import threading
 import time
@@ -104,6 +108,63 @@ def threadsafe(loop_factory, n):
     return {"median_us": round(latencies[len(latencies) // 2], 2)}
 
 
+def lateness_sleep_ms(i):
+    # The same durations as bench_asyncio.cpp: 1.0 to 20.0 ms in steps of 0.1 ms.
+    return 1.0 + ((i * 37) % 191) / 10.0
+
+
+def percentile(values, q):
+    v = sorted(values)
+    k = max(math.ceil(q * len(v)) - 1, 0)
+    return v[min(k, len(v) - 1)]
+
+
+async def lateness(n):
+    # time.monotonic() is CLOCK_MONOTONIC, as concur's steady_clock: measured alike.
+    late = []
+    for i in range(n):
+        d = lateness_sleep_ms(i)
+        t0 = time.monotonic()
+        await asyncio.sleep(d / 1e3)
+        late.append((time.monotonic() - t0) * 1e3 - d)
+    return {"median_ms": round(percentile(late, 0.5), 4), "p99_ms": round(percentile(late, 0.99), 4),
+            "max_ms": round(max(late), 4), "max_early_ms": round(max(0.0, -min(late)), 4)}
+
+
+async def periodic(n, period_ms):
+    t0 = time.monotonic()
+    for _ in range(n):
+        await asyncio.sleep(period_ms / 1e3)
+    return {"period_ms": period_ms, "drift_ms": round((time.monotonic() - t0) * 1e3 - n * period_ms, 3)}
+
+
+def idle_cpu(loop_factory, secs):
+    # An idle loop whose only work is a callback every 50 ms, for `secs` seconds.
+    loop = loop_factory()
+    start = loop.time()
+    state = {"cpu0": 0.0, "ticks": 0}
+
+    def tick():
+        state["ticks"] += 1
+        if loop.time() - start >= secs:
+            loop.stop()
+        else:
+            loop.call_later(0.05, tick)
+
+    def begin():
+        state["cpu0"] = time.process_time()
+        loop.call_later(0.05, tick)
+
+    loop.call_soon(begin)
+    t0 = time.monotonic()
+    loop.run_forever()
+    cpu = time.process_time() - state["cpu0"]
+    wall = time.monotonic() - t0
+    loop.close()
+    assert state["ticks"] >= 2
+    return {"seconds": secs, "cpu_percent": round(cpu / wall * 100.0, 3)}
+
+
 def main():
     impl, scenario, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if impl == "uvloop":
@@ -114,6 +175,8 @@ def main():
     result = {"scenario": scenario, "impl": impl, "n": n}
     if scenario == "threadsafe":
         result.update(threadsafe(factory, n))
+    elif scenario == "idle_cpu":
+        result.update(idle_cpu(factory, n))
     else:
         if scenario == "create_gather":
             coro = create_gather(n)
@@ -121,6 +184,10 @@ def main():
             coro = sleep_many(n, float(sys.argv[4]))
         elif scenario == "queue":
             coro = queue_pingpong(n)
+        elif scenario == "lateness":
+            coro = lateness(n)
+        elif scenario == "periodic":
+            coro = periodic(n, float(sys.argv[4]))
         else:
             raise SystemExit(f"unknown scenario {scenario}")
         with asyncio.Runner(loop_factory=factory) as runner:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// EventLoop on libuv: the iteration, the timer buckets, call_soon_threadsafe, close().
+// EventLoop on libuv: the iteration, the timer buckets and their alarm, call_soon_threadsafe, close().
 #include "concur/asyncio/events.hpp"
 
 #include <fmt/core.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string_view>
 #include <system_error>
 
@@ -83,12 +84,15 @@ void TimerBuckets::add(TimerNode* node, std::int64_t deadline_ns) {
   TimerNode& sentinel = it->second;
   if (inserted) {
     sentinel.m_prev = sentinel.m_next = &sentinel;
+    sentinel.m_deadline = deadline_ns;
     try {
       m_ticks.push(tick);
     } catch (...) {
       m_buckets.erase(it);
       throw;
     }
+  } else if (deadline_ns < sentinel.m_deadline || sentinel.m_next == &sentinel) {
+    sentinel.m_deadline = deadline_ns;  // (an emptied bucket's bound is its new timer's deadline)
   }
   node->m_deadline = deadline_ns;
   node->m_next = &sentinel;
@@ -108,20 +112,43 @@ void TimerBuckets::remove(TimerNode* node) noexcept {
 
 void TimerBuckets::fire_due(std::int64_t now_ns) {
   const std::int64_t now_tick = now_ns / tick_ns;
-  while (!m_ticks.empty() && m_ticks.top() + 1 <= now_tick) {
+  while (!m_ticks.empty() && m_ticks.top() <= now_tick) {
     const std::int64_t tick = m_ticks.top();
-    m_ticks.pop();
     auto it = m_buckets.find(tick);
     assert(it != m_buckets.end());
     TimerNode& sentinel = it->second;
     m_scratch.clear();
-    for (TimerNode* n = sentinel.m_next; n != &sentinel;) {
-      TimerNode* next = n->m_next;
-      n->m_prev = n->m_next = nullptr;
-      m_scratch.push_back(n);
-      n = next;
+    if (tick < now_tick) {
+      // A millisecond that has passed: every timer of the bucket is due.
+      for (TimerNode* n = sentinel.m_next; n != &sentinel;) {
+        TimerNode* next = n->m_next;
+        n->m_prev = n->m_next = nullptr;
+        m_scratch.push_back(n);
+        n = next;
+      }
+    } else {
+      // The millisecond the loop is in: the timers due by now leave the bucket, in list
+      // (insertion) order; the bound of the others becomes exact.
+      if (sentinel.m_deadline > now_ns) break;
+      std::int64_t rest = std::numeric_limits<std::int64_t>::max();
+      for (TimerNode* n = sentinel.m_next; n != &sentinel;) {
+        TimerNode* next = n->m_next;
+        if (n->m_deadline <= now_ns) {
+          n->m_prev->m_next = next;
+          next->m_prev = n->m_prev;
+          n->m_prev = n->m_next = nullptr;
+          m_scratch.push_back(n);
+        } else {
+          rest = std::min(rest, n->m_deadline);
+        }
+        n = next;
+      }
+      sentinel.m_deadline = rest;
     }
-    m_buckets.erase(it);
+    if (sentinel.m_next == &sentinel || tick < now_tick) {
+      m_ticks.pop();
+      m_buckets.erase(it);
+    }
     m_armed -= m_scratch.size();
     auto by_deadline = [](const TimerNode* a, const TimerNode* b) { return a->m_deadline < b->m_deadline; };
     // Timers of one duration arrive in deadline order: usually nothing to sort.
@@ -129,6 +156,7 @@ void TimerBuckets::fire_due(std::int64_t now_ns) {
       std::stable_sort(m_scratch.begin(), m_scratch.end(), by_deadline);
     }
     for (TimerNode* n : m_scratch) n->m_fire(n);
+    if (tick == now_tick) break;  // what is left is not due yet
   }
 }
 
@@ -136,7 +164,7 @@ std::int64_t TimerBuckets::next_due() noexcept {
   while (!m_ticks.empty()) {
     const std::int64_t tick = m_ticks.top();
     auto it = m_buckets.find(tick);
-    if (it != m_buckets.end() && it->second.m_next != &it->second) return (tick + 1) * tick_ns;
+    if (it != m_buckets.end() && it->second.m_next != &it->second) return it->second.m_deadline;
     // Every timer of this bucket was cancelled: drop it.
     if (it != m_buckets.end()) m_buckets.erase(it);
     m_ticks.pop();
@@ -219,13 +247,13 @@ EventLoop::EventLoop() : m_debug(env_debug()), m_impl(std::make_unique<detail::L
   detail::LoopImpl& impl = *m_impl;
   if (int err = uv_loop_init(&impl.loop); err != 0) throw_uv(err, "uv_loop_init");
   impl.loop.data = this;
-  int err = uv_timer_init(&impl.loop, &impl.timer);
+  int err = impl.wake.init(&impl.loop);
   if (err == 0) {
     err = uv_async_init(&impl.loop, &impl.async, [](uv_async_t* async) {
       auto* loop = static_cast<EventLoop*>(async->loop->data);
       loop->m_impl->threadsafe->drain(*loop);
     });
-    if (err != 0) uv_close(reinterpret_cast<uv_handle_t*>(&impl.timer), nullptr);
+    if (err != 0) impl.wake.close(nullptr, nullptr);
   }
   if (err != 0) {
     uv_run(&impl.loop, UV_RUN_DEFAULT);
@@ -333,20 +361,19 @@ void EventLoop::run_once() {
       poll(UV_RUN_NOWAIT);
     }
   } else {
+    // The alarm is set for the earliest deadline, to the nanosecond: libuv itself then polls
+    // with no timeout (its own timers would round the wait up to whole milliseconds).
     const std::int64_t due = impl.timers.next_due();
-    std::int64_t wait_ns = -1;
-    if (due >= 0) {
-      wait_ns = std::max<std::int64_t>(due - now_ns(), 0);
-      // The timer's callback stops uv_run: libuv runs due timers *before* it polls, and would
-      // otherwise poll with no timer left, i.e. block forever.
-      uv_update_time(&impl.loop);
-      const auto wait_ms = static_cast<std::uint64_t>((wait_ns + 999'999) / 1'000'000);
-      uv_timer_start(&impl.timer, [](uv_timer_t* t) { uv_stop(t->loop); }, wait_ms, 0);
+    bool overdue = false;
+    if (due < 0) {
+      impl.wake.disarm();
+    } else if (due <= now_ns()) {
+      overdue = true;
     } else {
-      uv_timer_stop(&impl.timer);
+      impl.wake.arm(due);
     }
     m_steps_since_poll = 0;
-    poll(wait_ns == 0 ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+    poll(overdue ? UV_RUN_NOWAIT : UV_RUN_ONCE);
   }
   // 2. Timers that are due join the ready queue, in deadline order.
   if (impl.timers.size() > 0) impl.timers.fire_due(now_ns());
@@ -534,10 +561,9 @@ void EventLoop::close() {
   // libuv: close our handles, let every close callback run, then the loop.
   // (NOWAIT, not DEFAULT: a handle somebody else left open must not block close() forever.)
   auto closed = [](uv_handle_t* h) { --static_cast<detail::LoopImpl*>(h->data)->closing; };
-  impl.timer.data = &impl;
   impl.async.data = &impl;
   impl.closing = 2;
-  uv_close(reinterpret_cast<uv_handle_t*>(&impl.timer), closed);
+  impl.wake.close(&impl, closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&impl.async), closed);
   auto any_closing = [&impl] {
     bool any = false;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The libuv side of EventLoop (private to src/asyncio/): the uv_loop_t, the one uv_timer_t
-// that drives the loop's own timer buckets, the uv_async_t of call_soon_threadsafe, and the
-// default executor.
+// The libuv side of EventLoop (private to src/asyncio/): the uv_loop_t, the loop's own timer
+// buckets and the alarm (WakeTimer) that wakes libuv's poll when the earliest is due, the
+// uv_async_t of call_soon_threadsafe, and the default executor.
 #pragma once
 
 #include <uv.h>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "concur/asyncio/events.hpp"
+#include "wake_timer.hpp"
 
 namespace concur::asyncio::detail {
 
@@ -39,18 +40,27 @@ class ThreadsafeQueue {
   std::vector<CallbackNode*> m_spare;  // loop thread only: the buffer swapped in by drain()
 };
 
-/// Timers bucketed by millisecond tick: O(1) insert and removal (intrusive circular lists with a
-/// sentinel per bucket), a small heap of the ticks that have a bucket, and deadline order
-/// restored inside a bucket when it fires. A binary heap of a million timers would cost a cache
-/// miss per level on every pop; this touches each timer twice.
+/// Timers with nanosecond deadlines, bucketed by millisecond tick: O(1) insert and removal
+/// (intrusive circular lists with a sentinel per bucket), a small heap of the ticks that have a
+/// bucket, and deadline order restored inside a bucket when it fires. A binary heap of a
+/// million timers would cost a cache miss per level on every pop; this touches each timer twice,
+/// plus once per partial firing of the millisecond the loop is in (see fire_due).
+///
+/// Each bucket's sentinel keeps in its m_deadline a lower bound of its timers' deadlines, kept
+/// exact by add() and by a partial firing, and stale (too early) once its earliest timer is
+/// removed. A stale bound only makes the loop wake too early once (nothing is due; the
+/// bucket is scanned and the bound made exact), never late.
 class TimerBuckets {
  public:
   void add(TimerNode* node, std::int64_t deadline_ns);
   void remove(TimerNode* node) noexcept;
-  /// Fires (calls m_fire on) every timer whose millisecond has fully passed at `now_ns`, in
-  /// deadline order (insertion order among equal deadlines).
+  /// Fires (calls m_fire on) every timer whose deadline is at or before `now_ns`, in deadline
+  /// order (insertion order among equal deadlines): the whole buckets of the milliseconds that
+  /// have passed, and the due part of the current millisecond's bucket (when its lower bound
+  /// says anything in it may be due).
   void fire_due(std::int64_t now_ns);
-  /// The nanosecond instant the earliest timer is due, or -1 if there is none.
+  /// A lower bound of the instant the earliest timer is due (exact unless that timer was
+  /// removed since its bucket was last scanned), or -1 if there is none.
   std::int64_t next_due() noexcept;
   /// Unlinks every timer; calls `on_each` for each (at close).
   void clear(const std::function<void(TimerNode*)>& on_each);
@@ -58,7 +68,7 @@ class TimerBuckets {
 
  private:
   static constexpr std::int64_t tick_ns = 1'000'000;
-  std::unordered_map<std::int64_t, TimerNode> m_buckets;  // tick -> sentinel of its circular list
+  std::unordered_map<std::int64_t, TimerNode> m_buckets;  // tick -> sentinel of its circular list (m_deadline: see above)
   std::priority_queue<std::int64_t, std::vector<std::int64_t>, std::greater<>> m_ticks;  // ticks with a bucket
   std::vector<TimerNode*> m_scratch;
   std::size_t m_armed = 0;
@@ -167,7 +177,7 @@ struct LoopImpl {
   }
 
   uv_loop_t loop{};
-  uv_timer_t timer{};  // wakes uv_run when the earliest bucket is due
+  WakeTimer wake;       // wakes uv_run when the earliest timer is due
   uv_async_t async{};  // wakes uv_run for call_soon_threadsafe
   std::shared_ptr<ThreadsafeQueue> threadsafe = std::make_shared<ThreadsafeQueue>();
   TimerBuckets timers;

@@ -16,9 +16,13 @@
 // Cost model (why it is built this way):
 //  * The ready queue is an intrusive FIFO: scheduling a task's step is two pointer writes, no
 //    allocation, no libuv handle. call_soon(fn) allocates one node holding `fn`.
-//  * Timers are the loop's own: deadlines bucketed by millisecond (libuv's own resolution)
-//    under ONE uv_timer_t. A sleeping task's timer lives in its coroutine frame, so a million
-//    sleeping tasks cost no allocation beyond their frames; cancelling a timer is O(1).
+//  * Timers are the loop's own, with nanosecond deadlines on the steady clock, bucketed by
+//    millisecond. A sleeping task's timer lives in its coroutine frame, so a million sleeping
+//    tasks cost no allocation beyond their frames; cancelling a timer is O(1). The loop is woken
+//    for the earliest deadline by a kernel timer (a timerfd) that libuv polls like any other
+//    file descriptor, not by a libuv timer: libuv counts in milliseconds and rounds every wait
+//    up, which made every sleep about a millisecond late. Setting it is one system call, made
+//    before the loop blocks only if the earliest deadline changed or the alarm went off.
 //  * While callbacks are ready, libuv is polled for I/O once per 128 callbacks, not once per
 //    iteration (a poll is a system call; a task step is a few nanoseconds).
 //  * The other way round, one poll can report thousands of connections with data (libuv goes
@@ -41,8 +45,8 @@
 // Differences from Python:
 //  * Slow callbacks (debug mode) are reported through the exception handler, as are the other
 //    reports, so that one sink (set_exception_handler) captures everything the loop reports.
-//  * Timers have millisecond resolution and never fire early; Python's fire up to one clock
-//    resolution early.
+//  * Timers never fire before their deadline, by time() or by std::chrono::steady_clock (the
+//    same clock); Python's may fire up to one clock resolution early (its _clock_resolution).
 #pragma once
 
 #include <atomic>
