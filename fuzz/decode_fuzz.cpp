@@ -30,7 +30,7 @@ namespace mp = concur::multiprocessing;
 namespace {
 
 constexpr std::uint32_t max_blob_file = std::uint32_t{16} << 20;
-constexpr std::size_t max_blob_written = std::size_t{256} << 10;  // the rest of the file is a hole
+constexpr std::size_t max_blob_written = std::size_t{128} << 10;  // the rest of the file is a hole
 
 template <class T>
 std::uint32_t read_le(const std::uint8_t*& p) {

@@ -97,7 +97,7 @@ std::size_t Connection::recv_bytes_into(std::span<std::byte> buf, std::size_t of
   std::string bytes = recv_bytes();
   if (bytes.size() > buf.size() - offset)
     throw BufferTooShort("a message of " + std::to_string(bytes.size()) + " bytes does not fit in the buffer");
-  std::memcpy(buf.data() + offset, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(buf.data() + offset, bytes.data(), bytes.size());  // buf may be empty (null)
   return bytes.size();
 }
 

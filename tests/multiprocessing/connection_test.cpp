@@ -61,6 +61,8 @@ TEST(Connection, RecvBytesIntoReportsTheLengthAndRefusesAShortBuffer) {
   a.send_bytes("too long for it");
   std::vector<std::byte> small(3);
   EXPECT_THROW(b.recv_bytes_into(small), mp::BufferTooShort);
+  a.send_bytes("");
+  EXPECT_EQ(b.recv_bytes_into(std::span<std::byte>()), 0U);  // an empty message into an empty buffer
 }
 
 TEST(Connection, RecvBytesLongerThanMaxlengthIsAnOSErrorAndClosesTheConnection) {
