@@ -28,3 +28,9 @@ if(CONCUR_SANITIZE)
       -Wno-error=free-nonheap-object -Wno-error=stringop-overflow -Wno-error=array-bounds)
   endif()
 endif()
+if(CONCUR_FUZZ)
+  # Coverage for libFuzzer in every target, the library included; the fuzz targets add
+  # -fsanitize=fuzzer (libFuzzer's main) themselves.
+  target_compile_options(concur_build_options INTERFACE -fsanitize=fuzzer-no-link)
+  target_link_options(concur_build_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -39,10 +40,28 @@ void Connection::send_payload(const Payload& payload) {
   detail::send_frame(m_fd.get(), h, payload.bytes, payload.blob.get());
 }
 
+namespace {
+
+// One frame off the socket, with Python's errors: EOFError when the peer closed between
+// messages, OSError when it closed inside one ("got end of file during message") or when the
+// header declares more than `max_length` bytes ("bad message length", before any of the body
+// is read).
+void recv_message(int fd, detail::Frame& f, std::uint64_t max_length = detail::max_frame_length) {
+  bool got = false;
+  try {
+    got = detail::recv_frame(fd, f, max_length);
+  } catch (const EOFError&) {
+    throw OSError(EPROTO, "got end of file during message");
+  }
+  if (!got) throw EOFError("the other end of the connection is closed");
+}
+
+}  // namespace
+
 Payload Connection::recv_payload() {
   check_readable();
   detail::Frame f;
-  if (!detail::recv_frame(m_fd.get(), f)) throw EOFError("the other end of the connection is closed");
+  recv_message(m_fd.get(), f);
   Payload p;
   p.bytes = std::move(f.bytes);
   p.blob = std::move(f.blob);
@@ -61,10 +80,14 @@ void Connection::send_bytes(std::string_view buf, std::size_t offset, std::optio
 std::string Connection::recv_bytes(std::optional<std::size_t> maxlength) {
   check_readable();
   detail::Frame f;
-  if (!detail::recv_frame(m_fd.get(), f)) throw EOFError("the other end of the connection is closed");
-  if (maxlength && f.bytes.size() > *maxlength) {
-    close();
-    throw OSError(EMSGSIZE, "bad message length");
+  // The length is checked against the header, before the body is read: a hostile length costs
+  // nothing. The body is left unread, so the connection is closed, as Python does.
+  const std::uint64_t limit = maxlength ? std::min<std::uint64_t>(*maxlength, detail::max_frame_length) : detail::max_frame_length;
+  try {
+    recv_message(m_fd.get(), f, limit);
+  } catch (const OSError& e) {
+    if (maxlength && e.errno_value() == EMSGSIZE) close();
+    throw;
   }
   return std::move(f.bytes);
 }
@@ -74,7 +97,7 @@ std::size_t Connection::recv_bytes_into(std::span<std::byte> buf, std::size_t of
   std::string bytes = recv_bytes();
   if (bytes.size() > buf.size() - offset)
     throw BufferTooShort("a message of " + std::to_string(bytes.size()) + " bytes does not fit in the buffer");
-  std::memcpy(buf.data() + offset, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(buf.data() + offset, bytes.data(), bytes.size());  // buf may be empty (null)
   return bytes.size();
 }
 

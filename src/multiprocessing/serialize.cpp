@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -80,6 +81,14 @@ void blob_read(int fd, std::uint64_t offset, void* out, std::size_t size) {
     offset += static_cast<std::uint64_t>(n);
     size -= static_cast<std::size_t>(n);
   }
+}
+
+void check_blob(int fd, std::uint64_t size) {
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+    throw SerializationError("cannot decode message: the shared-memory block is not a file");
+  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) < size)
+    throw SerializationError("cannot decode message: shared-memory block is truncated");
 }
 
 }  // namespace concur::multiprocessing::detail

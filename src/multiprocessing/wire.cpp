@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,7 +24,7 @@ constexpr std::size_t max_fds_per_read = 64;
 
 void check_header(const FrameHeader& h) {
   if (h.magic != frame_magic) throw OSError(EPROTO, "corrupt message header");
-  if (h.length > max_frame_length) throw OSError(EPROTO, "bad message length");
+  if (h.length > max_frame_length) throw OSError(EMSGSIZE, "bad message length");
   if (((h.flags & frame_has_blob) != 0) != (h.blob_size != 0)) throw OSError(EPROTO, "corrupt message header");
 }
 
@@ -117,7 +118,7 @@ void send_frame(int fd, FrameHeader header, std::string_view bytes, int blob_fd)
   }
 }
 
-bool recv_frame(int fd, Frame& out) {
+bool recv_frame(int fd, Frame& out, std::uint64_t max_length) {
   std::deque<UniqueFd> fds;
   char* h = reinterpret_cast<char*>(&out.header);
   std::size_t got = 0;
@@ -131,15 +132,21 @@ bool recv_frame(int fd, Frame& out) {
     got += static_cast<std::size_t>(n);
   }
   check_header(out.header);
+  if (out.header.length > max_length) throw OSError(EMSGSIZE, "bad message length");
   if ((out.header.flags & frame_has_blob) != 0) {
     if (fds.empty()) throw OSError(EPROTO, "a message lost its shared-memory descriptor");
     out.blob = std::move(fds.front());
   } else {
     out.blob.reset();
   }
-  out.bytes.resize(out.header.length);
+  // The body's buffer follows the bytes that arrived, not the length the header declares: a
+  // header that says 16 GiB followed by 10 bytes and EOF costs 64 KiB, not a bad_alloc.
+  constexpr std::size_t first_step = 64 * 1024;
+  const auto length = static_cast<std::size_t>(out.header.length);
+  out.bytes.clear();
   got = 0;
-  while (got < out.bytes.size()) {
+  while (got < length) {
+    if (got == out.bytes.size()) out.bytes.resize(got + std::min(length - got, std::max(first_step, got)));
     ssize_t n;
     do {
       n = ::recv(fd, out.bytes.data() + got, out.bytes.size() - got, MSG_WAITALL);

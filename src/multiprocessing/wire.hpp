@@ -26,7 +26,9 @@ enum FrameFlags : std::uint32_t {
   frame_has_blob = 1U << 1,  // a memfd travels with the header
   frame_error = 1U << 2,     // a pool result that is an exception (type name, message)
 };
-/// The largest frame accepted: a corrupt header must not become a huge allocation.
+/// The largest frame accepted. A header is never trusted for memory: the receiver's buffer
+/// grows with the bytes that really arrived (see recv_frame), so a corrupt or hostile length
+/// costs at most about twice what the peer actually sent.
 inline constexpr std::uint64_t max_frame_length = std::uint64_t{1} << 34;
 
 struct FrameHeader {
@@ -48,8 +50,12 @@ struct Frame {
 /// OSError otherwise. Never raises SIGPIPE.
 void send_frame(int fd, FrameHeader header, std::string_view bytes, int blob_fd);
 /// Blocking: receives one frame. Returns false on EOF before a frame starts; throws EOFError
-/// on EOF inside a frame, OSError on a corrupt header or a socket error.
-bool recv_frame(int fd, Frame& out);
+/// on EOF inside a frame, OSError on a corrupt header or a socket error, and OSError("bad
+/// message length") when the header declares more than `max_length` bytes — checked before
+/// any of the body is read (the body is then left unread: the stream is out of step, close
+/// it). The body's buffer grows as its bytes arrive, in steps (64 KiB, then doubling), never
+/// to the declared length up front.
+bool recv_frame(int fd, Frame& out, std::uint64_t max_length = max_frame_length);
 
 /// Non-blocking, buffered reading of frames (the Pool's channels, where one read may carry
 /// many frames). read_some() reads what is available; next() pops complete frames in order.

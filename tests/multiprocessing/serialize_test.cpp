@@ -7,18 +7,24 @@
 
 #include <gtest/gtest.h>
 
+#include "memory_test_support.hpp"
 #include "mp_test_environment.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <chrono>
 #include <complex>
 #include <cstdint>
 #include <cstring>
+#include <deque>
+#include <list>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -27,6 +33,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -180,6 +187,91 @@ TEST(Serialize, CorruptLengthsDoNotAllocateAndAreASerializationError) {
   const std::uint64_t huge = std::uint64_t{1} << 60;
   std::memcpy(p.bytes.data() + mp::detail::payload_header_size, &huge, sizeof huge);
   EXPECT_THROW(mp::deserialize<std::vector<std::uint64_t>>(p), mp::SerializationError);
+}
+
+// ---- declared sizes are bounded by the bytes really there ---------------------------------
+
+namespace {
+
+constexpr std::uint64_t allowed_growth = std::uint64_t{64} << 20;  // far below any forged size
+
+// A message of type T whose body is `body` (after the payload header), declaring a blob of
+// `blob_size` bytes.
+template <class T>
+std::string forged_message(std::string_view body, std::uint64_t blob_size = 0) {
+  std::string bytes(mp::detail::payload_header_size, '\0');
+  const std::uint64_t header[2] = {mp::detail::type_fingerprint<T>(), blob_size};
+  std::memcpy(bytes.data(), header, sizeof header);
+  bytes.append(body);
+  return bytes;
+}
+
+std::string u64(std::uint64_t v) { return {reinterpret_cast<const char*>(&v), sizeof v}; }
+
+// A memfd of `size` bytes that holds no memory (a sparse file): the bytes "present" in a blob.
+mp::detail::UniqueFd sparse_memfd(std::uint64_t size) {
+  mp::detail::UniqueFd fd(::memfd_create("sparse", MFD_CLOEXEC));
+  EXPECT_TRUE(fd);
+  EXPECT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
+  return fd;
+}
+
+}  // namespace
+
+TEST(Serialize, AForgedBlobSizeIsASerializationErrorWithoutABigAllocation) {
+  constexpr std::uint64_t forged = std::uint64_t{2} << 30;  // 2 GiB claimed
+  const std::string bytes = forged_message<std::string>(u64(forged), forged);
+  const auto small = sparse_memfd(1 << 20);  // 1 MiB really there
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  const mp::detail::UniqueFd pr(fds[0]);
+  const mp::detail::UniqueFd pw(fds[1]);
+  const mp::detail::UniqueFd null_device(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const std::uint64_t growth = concur_test::peak_rss_growth([&] {
+    EXPECT_THROW(mp::deserialize<std::string>(bytes, small.get(), forged), mp::SerializationError);
+    // Descriptors that are not files: a pipe (a read would block), a device.
+    EXPECT_THROW(mp::deserialize<std::string>(bytes, pr.get(), forged), mp::SerializationError);
+    EXPECT_THROW(mp::deserialize<std::string>(bytes, null_device.get(), forged), mp::SerializationError);
+    EXPECT_THROW(mp::deserialize<std::string>(bytes, 12345, forged), mp::SerializationError);  // not open
+  });
+  EXPECT_LT(growth, allowed_growth);
+}
+
+// A count that the bytes left could hold one byte per element, but not one element per
+// element's real size: the container is never sized from it.
+TEST(Serialize, ForgedElementCountsNeverSizeAContainerBeyondTheBytesPresent) {
+  constexpr std::uint64_t blob = std::uint64_t{256} << 20;  // a sparse 256 MiB blob
+  const auto fd = sparse_memfd(blob);
+  const std::uint64_t count = blob;  // 8 bytes per uint64: 2 GiB if trusted; 32 per string: 8 GiB
+  const std::uint64_t growth = concur_test::peak_rss_growth([&] {
+    EXPECT_THROW(mp::deserialize<std::vector<std::uint64_t>>(forged_message<std::vector<std::uint64_t>>(u64(count), blob), fd.get(), blob),
+                 mp::SerializationError);
+    EXPECT_THROW(mp::deserialize<std::vector<std::string>>(forged_message<std::vector<std::string>>(u64(count), blob), fd.get(), blob),
+                 mp::SerializationError);
+    EXPECT_THROW(mp::deserialize<std::deque<std::string>>(forged_message<std::deque<std::string>>(u64(count), blob), fd.get(), blob),
+                 mp::SerializationError);
+    EXPECT_THROW(mp::deserialize<std::list<double>>(forged_message<std::list<double>>(u64(count), blob), fd.get(), blob),
+                 mp::SerializationError);
+    EXPECT_THROW((mp::deserialize<std::unordered_set<int>>(forged_message<std::unordered_set<int>>(u64(count), blob), fd.get(), blob)),
+                 mp::SerializationError);
+    using Wide = std::vector<std::optional<std::array<char, 4096>>>;  // 1 byte encodes 4 KiB
+    EXPECT_THROW(mp::deserialize<Wide>(forged_message<Wide>(u64(count) + std::string(64, '\0'), blob), fd.get(), blob),
+                 mp::SerializationError);
+    // An inline string longer than the message.
+    EXPECT_THROW(mp::deserialize<std::string>(forged_message<std::string>(u64(60'000) + "abc")), mp::SerializationError);
+  });
+  EXPECT_LT(growth, allowed_growth);
+  // The same containers still decode what they should.
+  const std::tuple<std::vector<std::string>, std::deque<int>, std::list<double>, std::unordered_set<int>, std::u16string> v{
+      {"a", "bc"}, {1, 2}, {0.5}, {7, 8}, u"wide"};
+  EXPECT_EQ(round_trip(v), v);
+}
+
+TEST(Serialize, AStandardTypeRefusingCorruptDataIsASerializationError) {
+  // std::bitset from cereal's "string" form: characters other than 0 and 1 make the
+  // constructor throw std::invalid_argument.
+  const std::string bytes = forged_message<std::bitset<8>>(std::string(1, '\2') + u64(2) + "x1");
+  EXPECT_THROW(mp::deserialize<std::bitset<8>>(bytes), mp::SerializationError);
 }
 
 TEST(Serialize, CorruptBoolsAndVariantIndexesAreASerializationError) {

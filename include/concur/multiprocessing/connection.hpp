@@ -16,8 +16,11 @@
 // Errors (as in Python): recv on a connection whose peer is closed (or died) and has nothing
 // left to read -> EOFError; send to a closed peer -> BrokenPipeError; any operation on a
 // closed Connection, a recv on a write-only end or a send on a read-only end -> OSError;
-// recv_bytes(maxlength) of a longer message -> OSError; a message that does not decode as the
-// type asked for -> SerializationError.
+// recv_bytes(maxlength) of a longer message -> OSError("bad message length"), decided on the
+// message's header before any of its body is read (the connection is then closed); the peer
+// closing in the middle of a message -> OSError; a message that does not decode as the type
+// asked for (or is corrupt) -> SerializationError. A message's declared length is never
+// trusted for memory: what a recv holds grows with the bytes that really arrived.
 //
 // Thread safety: as in Python, one Connection is not safe to use from several threads at once
 // (two concurrent recv calls could each get half of a message). Guard it with a lock, or give

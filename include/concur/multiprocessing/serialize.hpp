@@ -7,10 +7,15 @@
 // cereal's BinaryArchive in three ways that matter across processes:
 //
 //   * decoding is checked: a truncated or corrupt message throws SerializationError — never
-//     undefined behaviour, never a gigantic allocation (every length is checked against the
-//     bytes that are really left, a bool must be 0 or 1, a variant index must exist, trailing
-//     bytes are an error) — and a message decoded as another type than it was encoded from is
-//     refused (each Payload carries a fingerprint of its type);
+//     undefined behaviour, never a gigantic allocation. Every declared size is checked against
+//     the bytes that are really there before anything is sized from it: the blob's against
+//     the size of the file its descriptor refers to, a string's or an arithmetic vector's
+//     byte count against the bytes left where they would be read from, any container's
+//     element count against the bytes left; and containers of other elements grow as their
+//     elements are decoded rather than being sized from the count. A bool must be 0 or 1, a
+//     variant index must exist, trailing bytes are an error; and a message decoded as another
+//     type than it was encoded from is refused (each Payload carries a fingerprint of its
+//     type);
 //   * large contiguous blocks (a std::string, or a vector/array of arithmetic values, of at
 //     least `shared_memory_threshold` bytes) are not copied into the message: they go into one
 //     anonymous shared-memory file (memfd) per message, whose descriptor travels beside the
@@ -63,15 +68,19 @@
 #include <concur/errors.hpp>
 #include <concur/multiprocessing/detail/unique_fd.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
+#include <list>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <typeinfo>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -147,6 +156,9 @@ class BlobWriter {
 
 /// Reads exactly `size` bytes at `offset` of `fd` into `out`; SerializationError when short.
 void blob_read(int fd, std::uint64_t offset, void* out, std::size_t size);
+/// SerializationError unless `fd` is a regular file (a memfd) of at least `size` bytes: the
+/// blob size a message declares is trusted only once the file really holds that much.
+void check_blob(int fd, std::uint64_t size);
 
 /// FNV-1a of the type's mangled name: the same in every process of one binary.
 template <class T>
@@ -215,6 +227,15 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
     }
     m_blob_pos += size;
   }
+  /// SerializationError unless a block of `size` bytes is really left where load_block would
+  /// read it (inline or in the blob): called before a container is sized for the block.
+  void check_block(std::uint64_t size) const {
+    if (size < shared_memory_threshold) {
+      if (size > m_bytes.size() - m_pos) fail("truncated message");
+    } else if ((m_blob_fd < 0 && m_blob_view == nullptr) || size > m_blob_size - m_blob_pos) {
+      fail("shared-memory block missing or truncated");
+    }
+  }
   /// A container length: it cannot exceed the bytes that are left (each element takes at
   /// least one byte, except empty classes, for which a generous fixed bound applies).
   void check_length(std::uint64_t n) const {
@@ -267,6 +288,103 @@ void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, cereal::SizeTag<T>& t) {
   ar.check_length(n);
   t.size = static_cast<std::remove_reference_t<T>>(n);
 }
+
+// ---- containers decoded without trusting their declared size (the encodings are cereal's;
+// these overloads are more specialized than cereal's own, so they are the ones chosen) ----
+
+/// The largest allocation made ahead of the elements themselves: beyond it, a container grows
+/// as elements are decoded (each one consumed bytes of the message).
+inline constexpr std::size_t max_reserve_bytes = std::size_t{1} << 20;
+
+/// A block of `n` elements of `element_size` bytes: its byte count, checked against the bytes
+/// really left (SerializationError when it is not there or overflows).
+inline std::size_t checked_block_bytes(const InputArchive& ar, std::uint64_t n, std::size_t element_size) {
+  if (n > UINT64_MAX / element_size) InputArchive::fail("corrupt length " + std::to_string(n));
+  const std::uint64_t bytes = n * element_size;
+  ar.check_block(bytes);
+  return static_cast<std::size_t>(bytes);
+}
+
+template <class CharT, class Traits, class Alloc>
+  requires std::is_arithmetic_v<CharT>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::basic_string<CharT, Traits, Alloc>& str) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  const std::size_t bytes = checked_block_bytes(ar, n, sizeof(CharT));
+  str.resize(static_cast<std::size_t>(n));
+  ar(cereal::binary_data(str.data(), bytes));
+}
+
+/// Appends `n` decoded elements to `c` one at a time (after reserving at most
+/// max_reserve_bytes when `c` has reserve()).
+template <class Container>
+void load_elements(InputArchive& ar, Container& c, std::uint64_t n) {
+  using T = typename Container::value_type;
+  if constexpr (requires { c.reserve(std::size_t{}); })
+    c.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, max_reserve_bytes / sizeof(T) + 1)));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    c.emplace_back();
+    ar(c.back());
+  }
+}
+
+// (std::vector<bool> keeps cereal's load: a bit per element, whose count cannot exceed the
+// bytes left, each bool taking one.)
+template <class T, class A>
+  requires(!std::is_same_v<T, bool>)
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::vector<T, A>& vec) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  vec.clear();
+  if constexpr (std::is_arithmetic_v<T>) {
+    const std::size_t bytes = checked_block_bytes(ar, n, sizeof(T));
+    vec.resize(static_cast<std::size_t>(n));
+    ar(cereal::binary_data(vec.data(), bytes));
+  } else {
+    load_elements(ar, vec, n);
+  }
+}
+
+template <class T, class A>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::deque<T, A>& deque) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  deque.clear();
+  load_elements(ar, deque, n);
+}
+
+template <class T, class A>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::list<T, A>& list) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  list.clear();
+  load_elements(ar, list, n);
+}
+
+template <class K, class H, class E, class A>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::unordered_set<K, H, E, A>& set) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  set.clear();  // no reserve(n): buckets for a forged count would cost 8 bytes per byte left
+  for (std::uint64_t i = 0; i < n; ++i) {
+    K key{};
+    ar(key);
+    set.emplace(std::move(key));
+  }
+}
+
+template <class K, class H, class E, class A>
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::unordered_multiset<K, H, E, A>& set) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  set.clear();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    K key{};
+    ar(key);
+    set.emplace(std::move(key));
+  }
+}
+
 template <class T>
 void CEREAL_SAVE_FUNCTION_NAME(OutputArchive& ar, const cereal::BinaryData<T>& bd) {
   ar.save_block(bd.data, static_cast<std::size_t>(bd.size));
@@ -330,13 +448,19 @@ T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size 
     detail::InputArchive::fail(std::string("the message does not hold a ") + typeid(T).name());
   if (header[1] != blob_size || (blob_size != 0 && blob_fd < 0 && blob_view == nullptr))
     detail::InputArchive::fail("shared-memory block size mismatch");
+  // (a blob_view is a mapping whose owner checked the file's size, see SegmentMappings)
+  if (blob_size != 0 && blob_view == nullptr) detail::check_blob(blob_fd, blob_size);
   T value{};
   detail::InputArchive ar(bytes.substr(detail::payload_header_size), blob_fd, blob_size, fds, blob_view);
   try {
     ar(value);
+  } catch (const ValueError&) {
+    throw;  // SerializationError, or a ValueError of the type's own load
   } catch (const cereal::Exception& e) {
     detail::InputArchive::fail(e.what());
-  } catch (const std::length_error& e) {
+  } catch (const std::logic_error& e) {
+    // std::length_error, and std::invalid_argument / std::out_of_range from a standard type
+    // built from corrupt data (a std::bitset from a string that is not all 0s and 1s)
     detail::InputArchive::fail(e.what());
   }
   if (!ar.exhausted()) detail::InputArchive::fail("trailing bytes");
