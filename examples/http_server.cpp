@@ -50,6 +50,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -312,11 +313,29 @@ class Watchdog {
   Watch* m_head = nullptr;  // the connections of this loop (intrusive, unordered)
 };
 
-/// What every connection of one loop shares.
+/// What the connections of one loop share: the configuration, the watchdog and the task that
+/// sweeps it. The connections' tasks hold it too: one may outlive serve() (the loop destroys
+/// the tasks still pending when it closes, and their Watches unlink from the watchdog then).
 struct Site {
-  const Config* config;
-  Watchdog* watchdog;
-  std::size_t max_connections;
+  Site(const Config& c, asyncio::EventLoop& loop)
+      : config(c),
+        watchdog(loop, config),
+        max_connections(config.max_connections != 0 ? config.max_connections : default_max_connections()),
+        sweeper(asyncio::create_task(watchdog.run())) {}
+  Site(const Site&) = delete;
+  Site& operator=(const Site&) = delete;
+  /// Stops the sweeps.
+  Task<void> close() {
+    sweeper.cancel();
+    try {
+      co_await sweeper;
+    } catch (const concur::CancelledError&) {
+    }
+  }
+  const Config config;
+  Watchdog watchdog;
+  const std::size_t max_connections;
+  Task<void> sweeper;
 };
 
 /// A place among the open connections (g_open_connections) for the connection's lifetime.
@@ -348,9 +367,9 @@ Task<void> wait_until_closed(const StreamWriter& writer) { co_await writer.wait_
 
 /// One connection: answer what arrived, wait for more. An idle connection holds only this
 /// frame, its socket and its unparsed bytes (none between requests).
-Task<void> serve_client(const Site* site, StreamReader reader, StreamWriter writer) {
+Task<void> serve_client(std::shared_ptr<Site> site, StreamReader reader, StreamWriter writer) {
   const ConnectionSlot slot(site->max_connections);
-  Watchdog::Watch watch(*site->watchdog, reader, writer);
+  Watchdog::Watch watch(site->watchdog, reader, writer);
   try {
     if (slot.over_cap) {
       // Past the cap: 503 once the request arrives (answering before it would make closing
@@ -363,7 +382,7 @@ Task<void> serve_client(const Site* site, StreamReader reader, StreamWriter writ
       }
     } else {
       for (;;) {
-        const Batch batch = answer_buffered(site->config->limits, reader, writer);
+        const Batch batch = answer_buffered(site->config.limits, reader, writer);
         if (batch.close) break;
         // A request was answered (the next one starts now), or the first bytes of one arrived
         // on an idle connection; a partial request keeps its start time.
@@ -396,39 +415,18 @@ Task<void> serve_client(const Site* site, StreamReader reader, StreamWriter writ
   writer.close();
 }
 
-Task<asyncio::Server> start(const Site& site, std::uint16_t port, bool reuse_port) {
+Task<asyncio::Server> start(const std::shared_ptr<Site>& site, std::uint16_t port, bool reuse_port) {
   co_return co_await asyncio::start_server(
-      [site = &site](StreamReader r, StreamWriter w) { return serve_client(site, std::move(r), std::move(w)); },
-      site.config->host, port, {.backlog = 4096, .reuse_port = reuse_port});
+      [site](StreamReader r, StreamWriter w) { return serve_client(site, std::move(r), std::move(w)); },
+      site->config.host, port, {.backlog = 4096, .reuse_port = reuse_port});
 }
-
-/// The site of one loop: `config`, a watchdog for the loop and its sweeping task.
-struct LoopSite {
-  LoopSite(const Config& config, asyncio::EventLoop& loop)
-      : watchdog(loop, config),
-        site{&config, &watchdog, config.max_connections != 0 ? config.max_connections : default_max_connections()},
-        sweeper(asyncio::create_task(watchdog.run())) {}
-  LoopSite(const LoopSite&) = delete;
-  LoopSite& operator=(const LoopSite&) = delete;
-  /// Stops the sweeps.
-  Task<void> close() {
-    sweeper.cancel();
-    try {
-      co_await sweeper;
-    } catch (const concur::CancelledError&) {
-    }
-  }
-  Watchdog watchdog;
-  Site site;
-  Task<void> sweeper;
-};
 
 /// Serves until SIGINT/SIGTERM. The bound port is stored in `port_out` (for the other
 /// workers) when given; a single server (no reuse_port) prints it.
 Task<void> serve(const Config& config, std::uint16_t port, bool reuse_port, std::atomic<int>* port_out) {
   asyncio::EventLoop& loop = asyncio::get_running_loop();
-  LoopSite site(config, loop);
-  asyncio::Server server = co_await start(site.site, port, reuse_port);
+  auto site = std::make_shared<Site>(config, loop);
+  asyncio::Server server = co_await start(site, port, reuse_port);
   if (port_out != nullptr) {
     port_out->store(server.port());
     port_out->notify_all();
@@ -444,7 +442,7 @@ Task<void> serve(const Config& config, std::uint16_t port, bool reuse_port, std:
   asyncio::remove_signal_handler(loop, SIGTERM);
   server.close_clients();
   co_await server.wait_closed();
-  co_await site.close();
+  co_await site->close();
 }
 
 void raise_open_file_limit() {
@@ -505,8 +503,8 @@ std::string run_curl(std::uint16_t port) {
 
 Task<int> smoke(Config config) {
   asyncio::EventLoop& loop = asyncio::get_running_loop();
-  LoopSite site(config, loop);
-  asyncio::Server server = co_await start(site.site, 0, false);
+  auto site = std::make_shared<Site>(config, loop);
+  asyncio::Server server = co_await start(site, 0, false);
   const std::uint16_t port = server.port();
   fmt::print("listening on {}\n", port);
   asyncio::Event interrupted;
@@ -586,7 +584,7 @@ Task<int> smoke(Config config) {
   check(!server.is_serving(), "SIGINT reaches the loop's handler, which closes the server");
   server.close_clients();
   co_await server.wait_closed();
-  co_await site.close();
+  co_await site->close();
   fmt::print("{}\n", g_failures == 0 ? "smoke test passed" : "smoke test FAILED");
   co_return g_failures == 0 ? 0 : 1;
 }
