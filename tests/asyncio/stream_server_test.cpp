@@ -112,6 +112,16 @@ int raw_connect(std::uint16_t port) {
   return fd;
 }
 
+// UBSan's vptr check makes a pipe to test that a vtable is readable, and takes a failure to
+// make one (every descriptor is taken here, on purpose) for an invalid object: a false report.
+// The tests that run the process out of descriptors run in the other builds.
+#if defined(CONCUR_SANITIZE_UNDEFINED)
+#define SKIP_WITHOUT_DESCRIPTORS_UNDER_UBSAN() \
+  GTEST_SKIP() << "UBSan's vptr check needs free descriptors (it makes a pipe)"
+#else
+#define SKIP_WITHOUT_DESCRIPTORS_UNDER_UBSAN() static_cast<void>(0)
+#endif
+
 struct AcceptReport {
   double when;          // loop time
   std::string message;
@@ -119,6 +129,7 @@ struct AcceptReport {
 };
 
 TEST_F(StreamServer, OutOfDescriptorsIsReportedAtMostOnceASecondWithoutSpinningAndServingResumesWhenTheyComeBack) {
+  SKIP_WITHOUT_DESCRIPTORS_UNDER_UBSAN();
   std::vector<AcceptReport> accept_reports;
   std::vector<std::string> other_reports;
   // Declared out here so that they outlive the loop: when a check fails, the loop closes with
@@ -227,6 +238,7 @@ TEST_F(StreamServer, OutOfDescriptorsIsReportedAtMostOnceASecondWithoutSpinningA
 }
 
 TEST_F(StreamServer, AServerClosedWhileAcceptingIsPausedLeavesNoTimerOrHandleBehind) {
+  SKIP_WITHOUT_DESCRIPTORS_UNDER_UBSAN();
   int reports = 0;
   asyncio::Event reported;  // outlives the loop
   asyncio::RunnerOptions options{.exception_handler = [&](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
