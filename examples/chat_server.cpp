@@ -6,13 +6,15 @@
 //   chat_server --smoke                              three clients chat, then it stops
 //
 // The first line a client sends is its name. Each client is one task; the room is a plain
-// std::map on the loop's thread (no lock: one loop, one thread). A slow client cannot make the
-// server buffer without bound: a write to it is dropped while more than 1 MiB waits for it
-// (drain() would let one slow reader stall the sender's task instead).
+// std::map on the loop's thread (no lock: one loop, one thread). A member who does not read
+// cannot make the server buffer without bound: once more than 256 KiB of the room's lines
+// wait for it, it is disconnected (with one line on stderr) and the room hears it left
+// (drain() would let one slow reader stall every sender's task instead).
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <csignal>
+#include <cstddef>
 #include <map>
 #include <string>
 
@@ -64,10 +66,19 @@ class ChatRoom {
     std::string name;
     StreamWriter writer;
   };
+  /// The most a member may leave unread before it is disconnected.
+  static constexpr std::size_t max_unread = 256 * 1024;
+
   void broadcast(int from, const std::string& text) {
     for (auto& [id, m] : m_members) {
       if (id == from || m.writer.is_closing()) continue;
-      if (m.writer.get_write_buffer_size() > (1 << 20)) continue;  // a stalled reader misses lines
+      if (m.writer.get_write_buffer_size() + text.size() > max_unread) {
+        // It does not read: drop it (its task sees EOF, leaves the room and says so).
+        fmt::print(stderr, "chat_server: {} left {} bytes unread: disconnected\n", m.name,
+                   m.writer.get_write_buffer_size());
+        m.writer.abort();
+        continue;
+      }
       m.writer.write(text);
     }
   }

@@ -4,11 +4,14 @@
 //
 //   echo_server [--host 127.0.0.1] [--port 8888]     serve until Ctrl-C (try: nc 127.0.0.1 8888)
 //   echo_server --smoke                              50 clients echo through it, then it stops
+//
+// A line longer than the reader's limit (64 KiB) gets one error line back and one line on
+// stderr, and the connection is closed (one report per connection, whatever it sends).
 #include <fmt/core.h>
 
 #include <algorithm>
-
 #include <csignal>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,11 +28,20 @@ using asyncio::Task;
 namespace {
 
 Task<void> handle_echo(StreamReader reader, StreamWriter writer) {
-  for (;;) {
-    std::string line = co_await reader.readline();
-    if (line.empty()) break;  // EOF
-    writer.write(line);
-    co_await writer.drain();
+  try {
+    for (;;) {
+      std::string line = co_await reader.readline();
+      if (line.empty()) break;  // EOF
+      writer.write(line);
+      co_await writer.drain();
+    }
+  } catch (const concur::asyncio::LimitOverrunError&) {
+    const std::optional<asyncio::Address> peer = writer.get_extra_info("peername");
+    fmt::print(stderr, "echo_server: {} sent a line longer than {} bytes: answered and closed\n",
+               peer ? peer->to_string() : std::string("a client"), reader.limit());
+    writer.write(fmt::format("error: line longer than {} bytes\n", reader.limit()));
+  } catch (const concur::ConnectionError&) {
+    // The client reset the connection.
   }
   writer.close();
   co_await writer.wait_closed();

@@ -3,6 +3,8 @@
 // seed's "web server handling thousands of concurrent clients".
 //
 //   http_server [--host 127.0.0.1] [--port 8080] [--workers N]     serve until Ctrl-C
+//               [--header-timeout 10] [--idle-timeout 60] [--max-connections N]
+//               [--max-header-bytes 8192] [--max-body 1048576]
 //   http_server --smoke                                             serve real clients, check, exit
 //
 // Keep-alive and pipelining: every complete request in the read buffer is answered, and the
@@ -11,6 +13,24 @@
 // bodies over --max-body (and closes that connection); nothing a client sends can crash it.
 // Each connection is one task whose frame, buffer and socket hold well under 1 KiB while idle,
 // so 10,000 keep-alive clients cost a few MiB; the server raises its own open-file limit.
+//
+// Abusive clients cannot hold it:
+//  * --header-timeout S (10 s): a request must arrive in full (its header, and its body, which
+//    --max-body bounds) within S seconds of its first byte (of the connection's opening, for
+//    the first request). A slow client ("slowloris") gets 408 and is closed; one that sent
+//    nothing is closed silently.
+//  * --idle-timeout S (60 s): a keep-alive connection with no request for S seconds is closed,
+//    and so is one whose client does not read its answers for S seconds.
+//  * --max-connections N (default: the open-file limit less a reserve of 1/16, at least 32):
+//    past N open connections, a new client is answered 503 (Retry-After: 1) as soon as it
+//    sends its request, then closed; the count goes down as connections close, so new clients
+//    are served again then. A line on stderr says so, at most once a second.
+//  * Answers to pipelined requests are made in batches of at most 64 KiB, and no batch is made
+//    while more than 64 KiB of earlier answers wait for the client: a client that sends
+//    requests and never reads makes the server hold at most about 128 KiB for it (and stop
+//    reading its requests), until the idle timeout closes it.
+// Timeouts are checked by one sweep per event loop, a quarter of the shorter timeout apart (at
+// most a second): a connection is closed at most that much after its deadline.
 //
 // Several cores: --workers N runs N event loops, one per thread, each with its own listening
 // socket on the same port (ServerOptions::reuse_port, SO_REUSEPORT): the kernel spreads the
@@ -24,16 +44,20 @@
 
 #include <csignal>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "common/args.hpp"
 #include "common/http_parser.hpp"
 #include "concur/asyncio.hpp"
 #include "concur/asyncio/signals.hpp"
@@ -51,8 +75,30 @@ struct Config {
   std::uint16_t port = 8080;
   int workers = 1;
   http::Limits limits;
+  double header_timeout = 10;       ///< seconds for a request to arrive in full
+  double idle_timeout = 60;         ///< seconds a keep-alive connection may wait, or not read
+  std::size_t max_connections = 0;  ///< 0: from the open-file limit (see default_max_connections)
   bool smoke = false;
 };
+
+/// Answers to pipelined requests are made in batches of at most this many bytes ...
+constexpr std::size_t k_batch_bytes = 64 * 1024;
+/// ... and none is made while more than this many wait for the client (StreamWriter's
+/// default high-water mark: drain() waits above it).
+constexpr std::size_t k_backlog_bytes = 64 * 1024;
+
+/// Connections open now, in every worker (the cap is the process's: descriptors are).
+std::atomic<std::size_t> g_open_connections{0};
+
+/// --max-connections' default: the open-file limit less a reserve (1/16 of it, at least 32)
+/// for the listening sockets, the loop's own descriptors and the connections turned away.
+std::size_t default_max_connections() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  const auto limit = static_cast<std::size_t>(rl.rlim_cur);
+  const std::size_t reserve = std::max<std::size_t>(32, limit / 16);
+  return limit > reserve + 1 ? limit - reserve : 1;
+}
 
 constexpr std::string_view k_hello = "Hello, World!";
 
@@ -93,6 +139,13 @@ void respond(const http::Request& req, std::string& out) {
   if (req.method != "HEAD") out.append(body_view);
 }
 
+constexpr std::string_view k_unavailable_response =
+    "HTTP/1.1 503 Service Unavailable\r\nServer: concur\r\nContent-Type: text/plain\r\nContent-Length: 19\r\n"
+    "Retry-After: 1\r\nConnection: close\r\n\r\nService Unavailable";
+constexpr std::string_view k_timeout_response =
+    "HTTP/1.1 408 Request Timeout\r\nServer: concur\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n"
+    "Connection: close\r\n\r\nRequest Timeout";
+
 void respond_error(const http::Result& r, std::string& out) {
   fmt::format_to(std::back_inserter(out),
                  "HTTP/1.1 {} {}\r\nServer: concur\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
@@ -100,15 +153,23 @@ void respond_error(const http::Result& r, std::string& out) {
                  r.error_status, r.error_reason, r.error_reason.size(), r.error_reason);
 }
 
-/// Answers every complete request buffered in `reader` (one write for the batch); true if the
-/// connection must close (an error, or Connection: close). The parser and the reply buffer are
-/// per thread and this is not a coroutine: nothing here lives in the connection's frame.
-bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWriter& writer) {
+/// What answer_buffered() did.
+struct Batch {
+  bool close = false;  ///< the connection must close (an error, or Connection: close)
+  bool more = false;   ///< it stopped at k_batch_bytes: more requests may be buffered
+  int answered = 0;    ///< requests answered
+};
+
+/// Answers the complete requests buffered in `reader` (one write for the batch, at most about
+/// k_batch_bytes). The parser and the reply buffer are per thread and this is not a coroutine:
+/// nothing here lives in the connection's frame.
+Batch answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWriter& writer) {
   thread_local http::RequestParser parser(limits);
   thread_local std::string reply;
   const std::string_view data = reader.buffered();
   std::size_t used = 0;
-  bool close = false;
+  Batch batch;
+  bool& close = batch.close;
   reply.clear();
   // A read holding one keep-alive GET / (the common case) is answered with the constant itself,
   // not a copy: the first response is only copied into `reply` when another one follows.
@@ -118,6 +179,10 @@ bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWri
     hello_pending = false;
   };
   while (used < data.size()) {
+    if (reply.size() >= k_batch_bytes) {
+      batch.more = true;
+      break;
+    }
     http::Request req;
     const http::Result r = parser.parse(data.substr(used), req);
     if (r.status == http::Status::incomplete) break;
@@ -134,6 +199,7 @@ bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWri
       respond(req, reply);
     }
     used += r.consumed;
+    ++batch.answered;
     if (!req.keep_alive) {
       close = true;
       break;
@@ -145,25 +211,203 @@ bool answer_buffered(const http::Limits& limits, StreamReader& reader, StreamWri
   } else if (!reply.empty()) {
     writer.write(reply);
   }
-  return close;
+  return batch;
+}
+
+// ---- timeouts: one sweep per loop over the connections it serves ----------------------------
+
+/// The connections of one event loop, for the timeouts. Each connection's task links a Watch
+/// (a member of its frame) while it runs; sweep() closes those past their deadline.
+class Watchdog {
+ public:
+  /// What a connection is waiting for, which decides its deadline.
+  enum class Phase : std::uint8_t {
+    request,  ///< the rest of a request: header_timeout from its first byte
+    idle,     ///< the next request on a kept-alive connection: idle_timeout
+    sending,  ///< the client to read its answers: idle_timeout
+  };
+  struct Watch {
+    Watch(Watchdog& dog, StreamReader& reader, StreamWriter& writer) noexcept
+        : m_dog(&dog), m_reader(&reader), m_writer(&writer), m_since(dog.now()) {
+      dog.link(*this);
+    }
+    ~Watch() { m_dog->unlink(*this); }
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+    /// Enters `phase` now.
+    void enter(Phase phase) noexcept {
+      m_phase = phase;
+      m_since = m_dog->now();
+    }
+    [[nodiscard]] Phase phase() const noexcept { return m_phase; }
+
+    Watchdog* m_dog;
+    StreamReader* m_reader;  // in the connection's frame, as this is
+    StreamWriter* m_writer;
+    Watch* m_prev = nullptr;
+    Watch* m_next = nullptr;
+    double m_since;                    // loop time at which m_phase began
+    Phase m_phase = Phase::request;    // a new connection waits for its first request
+    bool m_linked = false;             // in the list (a connection closed by a sweep leaves it)
+  };
+
+  Watchdog(asyncio::EventLoop& loop, const Config& config) noexcept
+      : m_loop(loop),
+        m_header_timeout(config.header_timeout),
+        m_idle_timeout(config.idle_timeout),
+        m_tick(std::clamp(std::min(config.header_timeout, config.idle_timeout) / 4, 0.005, 1.0)) {}
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  [[nodiscard]] double now() const noexcept { return m_loop.time(); }
+
+  /// Sweeps every tick until cancelled.
+  Task<void> run() {
+    for (;;) {
+      co_await asyncio::sleep(std::chrono::duration<double>(m_tick));
+      sweep();
+    }
+  }
+
+  /// Closes every connection past its deadline: 408 to a partial request, a silent close to an
+  /// idle connection or one that never sent anything; abort() when answers are still queued
+  /// (the client does not read: they would hold the connection open).
+  void sweep() noexcept {
+    const double t = now();
+    for (Watch* w = m_head; w != nullptr;) {
+      Watch* next = w->m_next;
+      const double limit = w->m_phase == Phase::request ? m_header_timeout : m_idle_timeout;
+      if (t - w->m_since >= limit) {
+        unlink(*w);
+        StreamWriter& writer = *w->m_writer;
+        if (w->m_phase == Phase::request && !w->m_reader->buffered().empty() &&
+            writer.get_write_buffer_size() == 0) {
+          writer.write(k_timeout_response);
+        }
+        writer.close();  // sends what the socket takes now; the task sees EOF
+        if (writer.get_write_buffer_size() > 0) writer.abort();
+      }
+      w = next;
+    }
+  }
+
+ private:
+  void link(Watch& w) noexcept {
+    w.m_next = m_head;
+    if (m_head != nullptr) m_head->m_prev = &w;
+    m_head = &w;
+    w.m_linked = true;
+  }
+  void unlink(Watch& w) noexcept {
+    if (!w.m_linked) return;
+    if (w.m_prev != nullptr) w.m_prev->m_next = w.m_next; else m_head = w.m_next;
+    if (w.m_next != nullptr) w.m_next->m_prev = w.m_prev;
+    w.m_prev = w.m_next = nullptr;
+    w.m_linked = false;
+  }
+
+  asyncio::EventLoop& m_loop;
+  double m_header_timeout;
+  double m_idle_timeout;
+  double m_tick;
+  Watch* m_head = nullptr;  // the connections of this loop (intrusive, unordered)
+};
+
+/// What the connections of one loop share: the configuration, the watchdog and the task that
+/// sweeps it. The connections' tasks hold it too: one may outlive serve() (the loop destroys
+/// the tasks still pending when it closes, and their Watches unlink from the watchdog then).
+struct Site {
+  Site(const Config& c, asyncio::EventLoop& loop)
+      : config(c),
+        watchdog(loop, config),
+        max_connections(config.max_connections != 0 ? config.max_connections : default_max_connections()),
+        sweeper(asyncio::create_task(watchdog.run())) {}
+  Site(const Site&) = delete;
+  Site& operator=(const Site&) = delete;
+  /// Stops the sweeps.
+  Task<void> close() {
+    sweeper.cancel();
+    try {
+      co_await sweeper;
+    } catch (const concur::CancelledError&) {
+    }
+  }
+  const Config config;
+  Watchdog watchdog;
+  const std::size_t max_connections;
+  Task<void> sweeper;
+};
+
+/// A place among the open connections (g_open_connections) for the connection's lifetime.
+struct ConnectionSlot {
+  explicit ConnectionSlot(std::size_t cap) noexcept
+      : over_cap(g_open_connections.fetch_add(1, std::memory_order_relaxed) >= cap) {}
+  ~ConnectionSlot() { g_open_connections.fetch_sub(1, std::memory_order_relaxed); }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  const bool over_cap;  // relaxed: a count, nothing else is published through it
+};
+
+/// Says on stderr that the cap was reached, at most once a second per process.
+void log_over_cap(std::size_t cap) {
+  static std::atomic<std::int64_t> last{-1};
+  const std::int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::int64_t seen = last.load(std::memory_order_relaxed);
+  if (seen == second || !last.compare_exchange_strong(seen, second, std::memory_order_relaxed)) return;
+  fmt::print(stderr, "http_server: {} connections open (--max-connections): new clients get 503\n", cap);
 }
 
 /// Waits until the client has read enough of its answers (drain()). A coroutine of its own,
 /// made only when a client falls behind: its awaiter is not part of every connection's frame.
 Task<void> wait_for_client(const StreamWriter& writer) { co_await writer.drain(); }
 
+/// Waits until a closed connection has sent its last answers (or a sweep aborts it).
+Task<void> wait_until_closed(const StreamWriter& writer) { co_await writer.wait_closed(); }
+
 /// One connection: answer what arrived, wait for more. An idle connection holds only this
 /// frame, its socket and its unparsed bytes (none between requests).
-Task<void> serve_client(const http::Limits* limits, StreamReader reader, StreamWriter writer) {
+Task<void> serve_client(std::shared_ptr<Site> site, StreamReader reader, StreamWriter writer) {
+  const ConnectionSlot slot(site->max_connections);
+  Watchdog::Watch watch(site->watchdog, reader, writer);
   try {
-    while (!answer_buffered(*limits, reader, writer)) {
-      const std::size_t before = reader.buffered().size();
+    if (slot.over_cap) {
+      // Past the cap: 503 once the request arrives (answering before it would make closing
+      // reset the connection under the client's request), then close.
+      log_over_cap(site->max_connections);
       co_await reader.wait_for_data();
-      if (reader.buffered().size() == before) break;  // EOF (a partial request is dropped)
-      // Flow control: the answers went out when the loop iteration that wrote them ended;
-      // what the socket did not take is still buffered. Before answering more, wait while the
-      // client does not read them (at once below the high-water mark).
-      if (writer.get_write_buffer_size() > 0) co_await wait_for_client(writer);
+      if (!reader.buffered().empty()) {
+        reader.consume(reader.buffered().size());
+        writer.write(k_unavailable_response);
+      }
+    } else {
+      for (;;) {
+        const Batch batch = answer_buffered(site->config.limits, reader, writer);
+        if (batch.close) break;
+        // A request was answered (the next one starts now), or the first bytes of one arrived
+        // on an idle connection; a partial request keeps its start time.
+        if (batch.answered > 0 || (watch.phase() == Watchdog::Phase::idle && !reader.buffered().empty())) {
+          watch.enter(reader.buffered().empty() ? Watchdog::Phase::idle : Watchdog::Phase::request);
+        }
+        // Flow control: no more answers while the client has not read the earlier ones (the
+        // reader stops reading the socket meanwhile, once its buffer is full).
+        if (writer.get_write_buffer_size() > k_backlog_bytes) {
+          watch.enter(Watchdog::Phase::sending);
+          co_await wait_for_client(writer);
+          watch.enter(reader.buffered().empty() ? Watchdog::Phase::idle : Watchdog::Phase::request);
+        }
+        if (batch.more) continue;
+        const std::size_t before = reader.buffered().size();
+        co_await reader.wait_for_data();
+        if (reader.buffered().size() == before) break;  // EOF (a partial request is dropped)
+      }
+    }
+    writer.close();
+    if (writer.get_write_buffer_size() > 0) {
+      // The last answers are still queued: the connection stays open until the client takes
+      // them, or the idle timeout aborts it.
+      watch.enter(Watchdog::Phase::sending);
+      co_await wait_until_closed(writer);
     }
   } catch (const concur::ConnectionError&) {
     // The client reset the connection: nothing to answer.
@@ -171,17 +415,24 @@ Task<void> serve_client(const http::Limits* limits, StreamReader reader, StreamW
   writer.close();
 }
 
-Task<asyncio::Server> start(const Config& config, std::uint16_t port, bool reuse_port) {
-  co_return co_await asyncio::start_server(
-      [limits = &config.limits](StreamReader r, StreamWriter w) { return serve_client(limits, std::move(r), std::move(w)); },
-      config.host, port, {.backlog = 4096, .reuse_port = reuse_port});
+/// The server's callback: each connection's task holds `site`. (Made outside the coroutine
+/// below: there, g++ 12 made the lambda's copy of a shared_ptr reference parameter without
+/// counting it, and ThreadSanitizer caught the Site freed twice.)
+asyncio::ClientConnected client_handler(std::shared_ptr<Site> site) {
+  return [site = std::move(site)](StreamReader r, StreamWriter w) { return serve_client(site, std::move(r), std::move(w)); };
+}
+
+Task<asyncio::Server> start(std::shared_ptr<Site> site, std::uint16_t port, bool reuse_port) {
+  co_return co_await asyncio::start_server(client_handler(site), site->config.host, port,
+                                           {.backlog = 4096, .reuse_port = reuse_port});
 }
 
 /// Serves until SIGINT/SIGTERM. The bound port is stored in `port_out` (for the other
 /// workers) when given; a single server (no reuse_port) prints it.
 Task<void> serve(const Config& config, std::uint16_t port, bool reuse_port, std::atomic<int>* port_out) {
   asyncio::EventLoop& loop = asyncio::get_running_loop();
-  asyncio::Server server = co_await start(config, port, reuse_port);
+  auto site = std::make_shared<Site>(config, loop);
+  asyncio::Server server = co_await start(site, port, reuse_port);
   if (port_out != nullptr) {
     port_out->store(server.port());
     port_out->notify_all();
@@ -197,6 +448,7 @@ Task<void> serve(const Config& config, std::uint16_t port, bool reuse_port, std:
   asyncio::remove_signal_handler(loop, SIGTERM);
   server.close_clients();
   co_await server.wait_closed();
+  co_await site->close();
 }
 
 void raise_open_file_limit() {
@@ -257,7 +509,8 @@ std::string run_curl(std::uint16_t port) {
 
 Task<int> smoke(Config config) {
   asyncio::EventLoop& loop = asyncio::get_running_loop();
-  asyncio::Server server = co_await start(config, 0, false);
+  auto site = std::make_shared<Site>(config, loop);
+  asyncio::Server server = co_await start(site, 0, false);
   const std::uint16_t port = server.port();
   fmt::print("listening on {}\n", port);
   asyncio::Event interrupted;
@@ -337,6 +590,7 @@ Task<int> smoke(Config config) {
   check(!server.is_serving(), "SIGINT reaches the loop's handler, which closes the server");
   server.close_clients();
   co_await server.wait_closed();
+  co_await site->close();
   fmt::print("{}\n", g_failures == 0 ? "smoke test passed" : "smoke test FAILED");
   co_return g_failures == 0 ? 0 : 1;
 }
@@ -345,25 +599,48 @@ Task<int> smoke(Config config) {
 
 int main(int argc, char** argv) {
   Config config;
+  constexpr std::string_view usage =
+      "usage: http_server [--host H] [--port P] [--workers N] [--header-timeout S] [--idle-timeout S]\n"
+      "                   [--max-connections N] [--max-header-bytes B] [--max-body B] [--smoke]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    auto value = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        fmt::print(stderr, "{} needs a value\n", arg);
-        std::exit(2);
-      }
-      return argv[++i];
+    if (arg == "--smoke") {
+      config.smoke = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      fmt::print(stderr, "http_server: {} needs a value\n{}", arg, usage);
+      return 2;
+    }
+    const std::string_view text = argv[++i];
+    auto bad = [&](std::string_view what) {
+      fmt::print(stderr, "http_server: {} needs {}, not '{}'\n", arg, what, text);
+      return 2;
     };
-    if (arg == "--host") config.host = value();
-    else if (arg == "--port") config.port = static_cast<std::uint16_t>(std::atoi(value()));
-    else if (arg == "--workers") config.workers = std::max(1, std::atoi(value()));
-    else if (arg == "--max-header-bytes") config.limits.max_header_bytes = std::strtoul(value(), nullptr, 10);
-    else if (arg == "--max-body") config.limits.max_body = std::strtoul(value(), nullptr, 10);
-    else if (arg == "--smoke") config.smoke = true;
-    else {
-      fmt::print(stderr,
-                 "usage: http_server [--host H] [--port P] [--workers N] [--max-header-bytes B] [--max-body B] "
-                 "[--smoke]\n");
+    if (arg == "--host") {
+      config.host = text;
+    } else if (arg == "--port") {
+      const auto port = examples::parse_port(text);
+      if (!port) return bad("a number from 0 to 65535");
+      config.port = *port;
+    } else if (arg == "--workers") {
+      const auto n = examples::parse_integer<int>(text, 1, 1024);
+      if (!n) return bad("a number from 1 to 1024");
+      config.workers = *n;
+    } else if (arg == "--header-timeout" || arg == "--idle-timeout") {
+      const auto seconds = examples::parse_seconds(text);
+      if (!seconds) return bad("a number of seconds above 0");
+      (arg == "--header-timeout" ? config.header_timeout : config.idle_timeout) = *seconds;
+    } else if (arg == "--max-connections") {
+      const auto n = examples::parse_integer<std::size_t>(text, 1);
+      if (!n) return bad("a number above 0");
+      config.max_connections = *n;
+    } else if (arg == "--max-header-bytes" || arg == "--max-body") {
+      const auto n = examples::parse_integer<std::size_t>(text, arg == "--max-body" ? 0 : 16, std::size_t{1} << 30);
+      if (!n) return bad(arg == "--max-body" ? "a number of bytes up to 2^30" : "a number of bytes from 16 to 2^30");
+      (arg == "--max-body" ? config.limits.max_body : config.limits.max_header_bytes) = *n;
+    } else {
+      fmt::print(stderr, "http_server: unknown option '{}'\n{}", arg, usage);
       return 2;
     }
   }

@@ -8,12 +8,13 @@
 
 #include <fmt/core.h>
 
-#include <charconv>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "args.hpp"
 #include "concur/asyncio.hpp"
 
 namespace examples {
@@ -33,11 +34,12 @@ int run_line_server(std::string_view name, std::uint16_t default_port, int argc,
       host = argv[++i];
     } else if (arg == "--port" && i + 1 < argc) {
       const std::string_view text = argv[++i];
-      const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), port);
-      if (err != std::errc{} || end != text.data() + text.size()) {
+      const std::optional<std::uint16_t> parsed = parse_port(text);
+      if (!parsed) {
         fmt::print(stderr, "{}: --port needs a number from 0 to 65535, not '{}'\n", name, text);
         return 2;
       }
+      port = *parsed;
     } else {
       fmt::print(stderr, "usage: {} [--host H] [--port P] [--smoke]\n", name);
       return 2;

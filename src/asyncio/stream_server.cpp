@@ -4,12 +4,16 @@
 #include "stream_server.hpp"
 
 #include <fmt/core.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <cerrno>
+#include <cstring>
+#include <utility>
 
 #include "net_uv.hpp"
 
@@ -21,8 +25,41 @@ namespace {
 
 void close_listener(ServerState::Listener* l) noexcept {
   l->server = nullptr;
-  if (uv_is_closing(&l->handle)) return;
-  uv_close(&l->handle, [](uv_handle_t* h) { delete static_cast<ServerState::Listener*>(h->data); });
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&l->poll))) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&l->poll),
+           [](uv_handle_t* h) { delete static_cast<ServerState::Listener*>(h->data); });
+  // uv_close() took the socket out of the poll set: it can close now, so that the port is free
+  // when close() returns (as it is with a libuv listener).
+  ::close(l->fd);
+  l->fd = -1;
+}
+
+/// True for the errors accept() passes on from a connection that failed before it was
+/// accepted (Linux's accept(2) says to retry as for EAGAIN), and for EINTR.
+bool accept_error_is_transient(int err) noexcept {
+  switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// The address `fd` is bound to, if it has one.
+std::optional<Address> bound_address(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
+  return to_address(reinterpret_cast<sockaddr*>(&ss));
 }
 
 }  // namespace
@@ -57,20 +94,18 @@ ServerState::~ServerState() {
 }
 
 ServerState::Listener& ServerState::add_listener(int family) {
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_uv_error(-errno, "creating a listening socket");
   auto* l = new Listener;
-  l->server = this;
-  int err = 0;
-  if (m_kind == StreamTransport::Kind::tcp) {
-    err = uv_tcp_init_ex(uv_loop_of(m_loop), &l->tcp, static_cast<unsigned>(family));
-  } else {
-    err = uv_pipe_init(uv_loop_of(m_loop), &l->pipe, 0);
-  }
-  if (err != 0) {
+  l->fd = fd;
+  if (const int err = uv_poll_init_socket(uv_loop_of(m_loop), &l->poll, fd); err != 0) {
+    ::close(fd);
     delete l;
     throw_uv_error(err, "creating a listening socket");
   }
-  l->handle.data = l;
-  uv_unref(&l->handle);
+  l->poll.data = l;
+  l->server = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&l->poll));
   m_listeners.push_back(l);
   return *l;
 }
@@ -79,38 +114,60 @@ void ServerState::start_serving() {
   if (m_closed) throw RuntimeError("server is closed");
   if (m_serving) return;
   for (Listener* l : m_listeners) {
-    if (const int err = uv_listen(&l->stream, m_backlog, &on_connection); err != 0) {
-      const std::optional<Address> where = [&]() -> std::optional<Address> {
-        if (m_kind != StreamTransport::Kind::tcp) return Address{Address::Family::unix_socket, m_unix_path, 0};
-        sockaddr_storage ss{};
-        int len = sizeof ss;
-        if (uv_tcp_getsockname(&l->tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
-        return to_address(reinterpret_cast<sockaddr*>(&ss));
-      }();
-      throw_uv_error(err, fmt::format("error while attempting to bind on address {}",
-                                      where ? where->to_string() : std::string("?")));
+    if (::listen(l->fd, m_backlog) != 0) {
+      const int err = errno;
+      const std::optional<Address> where = m_kind == StreamTransport::Kind::tcp
+                                               ? bound_address(l->fd)
+                                               : Address{Address::Family::unix_socket, m_unix_path, 0};
+      throw_uv_error(-err, fmt::format("error while attempting to bind on address {}",
+                                       where ? where->to_string() : std::string("?")));
     }
   }
   m_serving = true;
+  poll_listeners();
 }
 
-void ServerState::on_connection(uv_stream_t* listener, int status) noexcept {
-  auto* l = static_cast<Listener*>(listener->data);
+void ServerState::poll_listeners() noexcept {
+  for (Listener* l : m_listeners) {
+    if (const int err = uv_poll_start(&l->poll, UV_READABLE, &on_readable); err != 0) {
+      accept_failed(-err);  // pauses and retries later
+      return;
+    }
+  }
+}
+
+void ServerState::on_readable(uv_poll_t* poll, int status, int) noexcept {
+  auto* l = static_cast<Listener*>(poll->data);
   if (l->server == nullptr) return;
-  ServerState& s = *l->server;
   if (status < 0) {
-    // EMFILE and friends: report and keep listening (the next connection may fit).
-    s.m_loop.call_exception_handler({"accept() failed", uv_error_ptr(status, "accepting a connection"), {}});
+    l->server->accept_failed(-status);
     return;
   }
-  s.accept(*l);
+  l->server->accept_ready(*l);
 }
 
-void ServerState::accept(Listener& l) noexcept {
+void ServerState::accept_ready(Listener& l) noexcept {
+  for (int i = 0; i < accept_batch && l.server != nullptr && !m_accept_paused; ++i) {
+    const int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      adopt(fd);
+      continue;
+    }
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    if (accept_error_is_transient(err)) continue;
+    accept_failed(err);  // last: the exception handler it may call may close the server
+    return;
+  }
+}
+
+void ServerState::adopt(int fd) noexcept {
   try {
     std::shared_ptr<StreamTransport> t = StreamTransport::create(m_loop, m_kind, m_limit);
-    if (const int err = uv_accept(&l.stream, t->stream()); err != 0) {
-      m_loop.call_exception_handler({"accept() failed", uv_error_ptr(err, "accepting a connection"), {}});
+    const int err = m_kind == StreamTransport::Kind::tcp ? uv_tcp_open(t->tcp(), fd) : uv_pipe_open(t->pipe(), fd);
+    if (err != 0) {
+      ::close(fd);  // the handle did not take it
+      m_loop.call_exception_handler({"Error setting up a connection", uv_error_ptr(err, "accepting a connection"), {}});
       return;  // `t` closes as it goes
     }
     t->on_connected();
@@ -127,14 +184,57 @@ void ServerState::accept(Listener& l) noexcept {
     t->m_client_connected = m_cb;
     (void)m_loop.create_task((*m_cb)(StreamReader(t), StreamWriter(t)));
   } catch (...) {
+    // create() failed before the socket was handed over (a failure after it is the
+    // transport's: it owns the socket then and closes it).
     m_loop.call_exception_handler({"Error setting up a connection", std::current_exception(), {}});
   }
+}
+
+void ServerState::accept_failed(int err) noexcept {
+  // Pause every listener: the error (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...) is the process's or
+  // the system's, not one socket's, and polling on would spin on connections that cannot be
+  // accepted. They wait in the listen backlog.
+  for (Listener* l : m_listeners) uv_poll_stop(&l->poll);
+  m_accept_paused = true;
+  m_accept_retry.cancel();
+  try {
+    m_accept_retry = m_loop.call_later(accept_retry_delay, [this] {
+      m_accept_retry = {};
+      resume_accepting();
+    });
+  } catch (...) {
+    // The loop is closing (no timer can be armed): the server closes with it.
+  }
+  const double now = m_loop.time();
+  if (m_last_accept_report >= 0 && now - m_last_accept_report < accept_report_interval) {
+    ++m_unreported_accept_errors;
+    return;
+  }
+  m_last_accept_report = now;
+  const bool resources = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+  std::string message = resources ? "socket.accept() out of system resource" : "socket.accept() failed";
+  if (const std::uint64_t more = std::exchange(m_unreported_accept_errors, 0); more > 0) {
+    message += fmt::format(" ({} more since the last report)", more);
+  }
+  m_loop.call_exception_handler(
+      {std::move(message), uv_error_ptr(-err, "accepting a connection; accepting again in a second"), {}});
+}
+
+void ServerState::resume_accepting() noexcept {
+  if (!m_accept_paused || !m_serving || m_closed) return;
+  m_accept_paused = false;
+  m_accept_retry.cancel();
+  m_accept_retry = {};
+  poll_listeners();
 }
 
 void ServerState::close() noexcept {
   if (m_closed) return;
   m_closed = true;
   m_serving = false;
+  m_accept_paused = false;
+  m_accept_retry.cancel();
+  m_accept_retry = {};
   LoopImpl::detach(m_loop, m_loop_handle);
   for (Listener* l : m_listeners) close_listener(l);
   m_listeners.clear();
@@ -173,6 +273,8 @@ void ServerState::client_closed(StreamTransport& t) noexcept {
   t.m_server = nullptr;
   --m_client_count;
   if (m_closed && m_client_count == 0) m_gone_waiters.fire_all();
+  // Its descriptor is closed: a pause after a failed accept() ends now.
+  if (m_accept_paused) resume_accepting();
 }
 
 void server_client_closed(ServerState& server, StreamTransport& t) noexcept { server.client_closed(t); }
@@ -229,17 +331,21 @@ Task<Server> start_tcp_server(ClientConnected cb, std::string host, std::uint16_
   for (const sockaddr_storage& ss : addresses) {
     const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
     ServerState::Listener& l = state->add_listener(sa->sa_family);
-    if (options.reuse_port) {
-      uv_os_fd_t fd = -1;
-      uv_fileno(&l.handle, &fd);
-      int one = 1;
-      if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-        throw_uv_error(-errno, "setting SO_REUSEPORT");
-      }
+    int one = 1;
+    // SO_REUSEADDR always (as libuv and Python on Unix do); SO_REUSEPORT when asked; an IPv6
+    // socket serves IPv6 only (the IPv4 addresses get sockets of their own).
+    if (::setsockopt(l.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+      throw_uv_error(-errno, "setting SO_REUSEADDR");
     }
-    const unsigned flags = sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
-    if (const int err = uv_tcp_bind(&l.tcp, sa, flags); err != 0) {
-      throw_uv_error(err, fmt::format("error while attempting to bind on address {}", to_address(sa).to_string()));
+    if (options.reuse_port && ::setsockopt(l.fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      throw_uv_error(-errno, "setting SO_REUSEPORT");
+    }
+    if (sa->sa_family == AF_INET6 && ::setsockopt(l.fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
+      throw_uv_error(-errno, "setting IPV6_V6ONLY");
+    }
+    const socklen_t len = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (::bind(l.fd, sa, len) != 0) {
+      throw_uv_error(-errno, fmt::format("error while attempting to bind on address {}", to_address(sa).to_string()));
     }
   }
   // Port 0 on several sockets: Python gives each its own port too.
@@ -255,8 +361,14 @@ Task<Server> start_pipe_server(ClientConnected cb, std::string path, ServerOptio
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
   ServerState::Listener& l = state->add_listener(AF_UNIX);
-  if (const int err = uv_pipe_bind(&l.pipe, path.c_str()); err != 0) {
-    throw_uv_error(err, fmt::format("error while attempting to bind on address '{}'", path));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof sun.sun_path) {
+    throw_uv_error(UV_ENAMETOOLONG, fmt::format("error while attempting to bind on address '{}'", path));
+  }
+  std::memcpy(sun.sun_path, path.data(), path.size());
+  if (::bind(l.fd, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) != 0) {
+    throw_uv_error(-errno, fmt::format("error while attempting to bind on address '{}'", path));
   }
   state->m_unix_path = path;
   if (options.start_serving) state->start_serving();
@@ -280,11 +392,7 @@ std::vector<Address> Server::sockets() const {
       out.push_back({Address::Family::unix_socket, m_state->m_unix_path, 0});
       continue;
     }
-    sockaddr_storage ss{};
-    int len = sizeof ss;
-    if (uv_tcp_getsockname(&l->tcp, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-      out.push_back(detail::to_address(reinterpret_cast<sockaddr*>(&ss)));
-    }
+    if (std::optional<Address> a = detail::bound_address(l->fd)) out.push_back(std::move(*a));
   }
   return out;
 }

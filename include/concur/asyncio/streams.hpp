@@ -22,6 +22,12 @@
 //    retrieved", with the exception) and closes that connection; the server keeps serving.
 //    When the handler returns and its reader and writer are gone, the connection is closed
 //    (queued data is sent first; Python closes it when the StreamWriter is collected).
+//  * When accept() fails (EMFILE/ENFILE: out of file descriptors; ENOBUFS, ENOMEM), the server
+//    reports it to the loop's exception handler ("socket.accept() out of system resource",
+//    with the OSError), at most once a second, and stops accepting for a second (Python's
+//    ACCEPT_RETRY_DELAY) or until one of its connections closes, whichever comes first; the
+//    new connections wait in the listen backlog meanwhile and are served once descriptors
+//    are available again. It neither spins on the error nor stops serving for good.
 //  * StreamReader buffers at most about 2 × limit bytes before it stops reading the socket (the
 //    peer is then slowed down by TCP); readline()/readuntil() raise LimitOverrunError when no
 //    separator is found within `limit` bytes, and leave the data in the buffer.
