@@ -111,12 +111,17 @@ void after_fork_in_child();
 // has done all it had to do (it may still be reaching exit when a timed join's deadline passes:
 // then the thread stays joinable). Nobody has to join: the last owner of the state detaches a
 // thread still joinable (~ThreadState), which may be the thread itself as it exits. After
-// fork() the child forgets every OS thread (see after_fork_in_child).
+// fork() the child forgets every OS thread: none of them exists there (launch_pid tells a
+// parent's thread from the child's own; a state may have been caught in any ReapState).
 
 static_assert(std::is_integral_v<pthread_t> && sizeof(pthread_t) <= sizeof(std::uint64_t),
               "ThreadState::native_handle stores glibc's pthread_t, an integer");
 
 pthread_t native_handle_of(const ThreadState& s) noexcept { return static_cast<pthread_t>(s.native_handle); }
+
+// Whether the OS thread of `s`, if any, was created by this process (not by a parent that
+// fork()ed it).
+bool launched_here(const ThreadState& s) noexcept { return s.launch_pid == ::getpid(); }
 
 void set_reap_state(ThreadState& s, ThreadState::ReapState v) noexcept {
   // release: publishes native_handle (joinable) or the end of the OS join (nothing_to_reap) to
@@ -171,6 +176,7 @@ bool os_join(pthread_t handle, std::optional<std::chrono::steady_clock::time_poi
 // Waits for the OS thread of `s` (whose `finished` is set) to be joined, joining it unless
 // another join() is doing so. Returns false if `deadline` passed first.
 bool reap(ThreadState& s, std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+  if (!launched_here(s)) return true;  // a thread of the parent process: it does not exist here
   const auto until = deadline.value_or(std::chrono::steady_clock::time_point::max());
   for (;;) {
     // acquire: pairs with set_reap_state's release (native_handle, or the end of a join).
@@ -411,6 +417,7 @@ ThreadState::ThreadState(Kind kind_, ThreadOptions options) : kind(kind_), name(
 ThreadState::~ThreadState() {
   // relaxed: whoever drops the last reference synchronized with every other owner (shared_ptr's
   // count), the joiners and start() included; none of them can be in launching or joining now.
+  if (!launched_here(*this)) return;  // a state inherited through fork(): no thread of ours
   const std::uint32_t v = reap_state.load(std::memory_order_relaxed);
   assert(v == nothing_to_reap || v == joinable);
   if (v == joinable) ::pthread_detach(native_handle_of(*this));
@@ -423,6 +430,7 @@ void launch(const std::shared_ptr<ThreadState>& s) {
   // before it; a joiner reads reap_state only after the thread set `finished`.
   if (s->kind == ThreadState::Kind::subclass) s->in_run.store(true, std::memory_order_relaxed);
   s->reap_state.store(ThreadState::launching, std::memory_order_relaxed);
+  s->launch_pid = static_cast<std::int32_t>(::getpid());
   register_state(*s);
   pthread_t handle{};
   const int rc = ::pthread_create(&handle, nullptr, &thread_main, arg.get());

@@ -378,6 +378,10 @@ TEST(ThreadFork, AForkedChildKeepsOnlyTheForkingThreadAndMakesItTheMainThread) {
   th::Event release;
   th::Thread bystander([&] { release.wait(); }, {.name = "bystander"});
   bystander.start();
+  th::Event ran;
+  th::Thread finished_unjoined([&] { ran.set(); });
+  finished_unjoined.start();
+  ran.wait();
   int status = -1;
   th::Thread forker([&] {
     const pid_t pid = ::fork();
@@ -387,6 +391,11 @@ TEST(ThreadFork, AForkedChildKeepsOnlyTheForkingThreadAndMakesItTheMainThread) {
       if (!(th::current_thread() == th::main_thread())) code |= 2;
       if (th::main_thread().name() != "forker") code |= 4;
       if (th::main_thread().native_id() != th::get_native_id()) code |= 8;
+      // The parent's threads do not exist here: joining them returns at once (never joins or
+      // waits for an OS thread of the parent), whatever state they were in at the fork.
+      bystander.join();
+      finished_unjoined.join();
+      if (bystander.is_alive() || finished_unjoined.is_alive()) code |= 16;
       ::_exit(code);
     }
     ::waitpid(pid, &status, 0);
@@ -395,6 +404,7 @@ TEST(ThreadFork, AForkedChildKeepsOnlyTheForkingThreadAndMakesItTheMainThread) {
   forker.join();
   release.set();
   bystander.join();
+  finished_unjoined.join();
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }

@@ -129,6 +129,9 @@ class ThreadState : public std::enable_shared_from_this<ThreadState> {
   FutexWord reap_state{nothing_to_reap};  // a ReapState; see thread.cpp ("joining the OS thread")
   std::uint64_t native_handle = 0;    // the pthread_t; written by start() before reap_state
                                       // becomes joinable (release), read after seeing it (acquire)
+  std::int32_t launch_pid = 0;        // the process that created the OS thread (a fork()ed
+                                      // child must neither join nor detach its parent's threads);
+                                      // written by start() before the thread exists
   Thread* owner = nullptr;            // subclass mode: the object whose run() executes; written
                                       // only while no run() executes (ctor, move)
   std::atomic<bool> in_run{false};    // subclass mode: true from start() until run() returned
