@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
                                {"--size", "PIXELS", "width and height of each image (default 128)", &size_opt}});
   const int images = std::max(1, static_cast<int>(images_opt));
   const int size = std::max(8, static_cast<int>(size_opt));
-  const std::size_t cores = mp::cpu_count();
+  const std::size_t cores = mp::process_cpu_count();  // the CPUs this process may use
   fmt::print("{} images of {}x{} pixels: grayscale + 5x5 blur, on {} core(s)\n\n", images, size, size, cores);
 
   // Serial.
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   start = Clock::now();
   std::vector<std::uint64_t> pooled;
   {
-    mp::Pool pool({.processes = cores});
+    mp::Pool pool;  // one worker per CPU this process may use: process_cpu_count()
     std::vector<std::pair<int, int>> tasks;
     for (int i = 0; i < images; ++i) tasks.emplace_back(i, size);
     const std::size_t chunk = std::max<std::size_t>(1, static_cast<std::size_t>(images) / (cores * 8));
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   start = Clock::now();
   std::vector<std::uint64_t> threaded;
   {
-    futures::ThreadPoolExecutor ex({.max_workers = cores});
+    futures::ThreadPoolExecutor ex({.max_workers = static_cast<int>(cores)});
     std::vector<futures::Future<std::uint64_t>> fs;
     fs.reserve(static_cast<std::size_t>(images));
     for (int i = 0; i < images; ++i) fs.push_back(ex.submit(process_image, i, size));

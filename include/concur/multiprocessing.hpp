@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // concur/multiprocessing.hpp — Python's multiprocessing module: everything in one include.
 //
-//   process.hpp        Process, current_process, parent_process, active_children, cpu_count
+//   process.hpp        Process, current_process, parent_process, active_children, cpu_count,
+//                      process_cpu_count
 //   context.hpp        start methods (fork, forkserver), get_context, the fork server
 //   pool.hpp           Pool, AsyncResult, MapResult, IMapIterator
 //   connection.hpp     Pipe, Connection

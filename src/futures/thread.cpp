@@ -21,18 +21,20 @@
 // are both sequentially consistent, so at least one of the two sees the other (no lost work).
 #include "concur/futures/thread.hpp"
 
-#include <sched.h>
-
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "concur/errors.hpp"
+#include "concur/threading/futex.hpp"
 #include "concur/threading/thread.hpp"
 #include "futures/spin.hpp"
 
@@ -40,15 +42,11 @@ namespace concur::futures {
 
 namespace {
 
-/// Python's os.process_cpu_count(): the CPUs this process may run on.
-std::size_t process_cpu_count() {
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return static_cast<std::size_t>(n);
-  }
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
+/// max_workers, or Python's default: min(32, process_cpu_count() + 4). ValueError if <= 0.
+std::size_t max_workers_or_default(std::optional<int> max_workers) {
+  if (!max_workers) return std::min<std::size_t>(32, threading::detail::process_cpu_count() + 4);
+  if (*max_workers <= 0) throw ValueError("max_workers must be greater than 0");
+  return static_cast<std::size_t>(*max_workers);
 }
 
 /// Python's ThreadPoolExecutor._counter: numbers default thread name prefixes.
@@ -65,7 +63,7 @@ namespace detail {
 class ThreadPoolCore : public std::enable_shared_from_this<ThreadPoolCore> {
  public:
   explicit ThreadPoolCore(ThreadPoolOptions options)
-      : m_max_workers(options.max_workers != 0 ? options.max_workers : std::min<std::size_t>(32, process_cpu_count() + 4)),
+      : m_max_workers(max_workers_or_default(options.max_workers)),
         m_prefix(!options.thread_name_prefix.empty()
                      ? std::move(options.thread_name_prefix)
                      // relaxed: only uniqueness matters.

@@ -201,7 +201,7 @@ class PoolCore {
 };
 
 PoolCore::PoolCore(PoolOptions options)
-    : m_processes(options.processes == 0 ? cpu_count() : options.processes),
+    : m_processes(pool_processes(options.processes)),
       m_maxtasks(options.maxtasksperchild),
       m_start_method(options.start_method.empty() ? get_start_method() : options.start_method) {
   (void)get_context(m_start_method);  // ValueError for an unknown method

@@ -5,6 +5,7 @@
 #include <concur/errors.hpp>
 #include <concur/multiprocessing/context.hpp>
 #include <concur/multiprocessing/queues.hpp>
+#include <concur/threading/futex.hpp>
 
 #include <fmt/core.h>
 
@@ -405,5 +406,7 @@ std::vector<Process> active_children() {
 }
 
 std::size_t cpu_count() { return std::max(1U, std::thread::hardware_concurrency()); }
+
+std::size_t process_cpu_count() { return threading::detail::process_cpu_count(); }
 
 }  // namespace concur::multiprocessing

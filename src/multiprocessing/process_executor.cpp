@@ -4,8 +4,17 @@
 
 namespace concur::futures {
 
+namespace {
+
+std::optional<int> checked_max_workers(std::optional<int> max_workers) {
+  if (max_workers && *max_workers <= 0) throw ValueError("max_workers must be greater than 0");
+  return max_workers;
+}
+
+}  // namespace
+
 ProcessPoolExecutor::ProcessPoolExecutor(ProcessPoolOptions options)
-    : m_pool(multiprocessing::PoolOptions{.processes = options.max_workers,
+    : m_pool(multiprocessing::PoolOptions{.processes = checked_max_workers(options.max_workers),
                                           .initializer = std::move(options.initializer),
                                           .maxtasksperchild = options.max_tasks_per_child,
                                           .start_method = std::move(options.start_method)}) {}

@@ -8,6 +8,7 @@
 #endif
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -73,6 +74,24 @@ void futex_wake(FutexWord& word, int count) noexcept {
 std::uint64_t native_thread_id() noexcept {
   // Not cached: a cache would go stale in a fork()ed child, and this is not on a hot path.
   return static_cast<std::uint64_t>(::syscall(SYS_gettid));
+}
+
+std::size_t process_cpu_count() noexcept {
+  // As CPython's os.sched_getaffinity: a mask sized for 1,024 CPUs, doubled while the kernel
+  // says it is too small (EINVAL).
+  for (int ncpus = 1024; ncpus <= (1 << 22); ncpus *= 2) {
+    cpu_set_t* set = CPU_ALLOC(ncpus);
+    if (set == nullptr) break;
+    const std::size_t size = CPU_ALLOC_SIZE(ncpus);
+    const int rc = ::sched_getaffinity(0, size, set);
+    const int err = errno;
+    const int n = rc == 0 ? CPU_COUNT_S(size, set) : 0;
+    CPU_FREE(set);
+    if (rc == 0) return n > 0 ? static_cast<std::size_t>(n) : 1;
+    if (err != EINVAL) break;
+  }
+  const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<std::size_t>(online) : 1;
 }
 
 }  // namespace concur::threading::detail

@@ -5,11 +5,18 @@
 
 #include <fmt/core.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <cassert>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
+#include <ctime>
+#include <system_error>
+#include <type_traits>
 
 #include "concur/errors.hpp"
 
@@ -87,6 +94,118 @@ void publish_ids(ThreadState& s) {
 
 void after_fork_in_child();
 
+// ---- joining the OS thread --------------------------------------------------------------------
+//
+// A target or subclass thread is a joinable pthread, so that join() returns only once the OS
+// thread is gone (Python 3.13's join, too, waits for the thread itself), not merely once the
+// thread set `finished` on its way out: a caller that counts its threads right after join()
+// must find the joined one gone. The thread's state says what remains to be done with it
+// (reap_state, a ReapState):
+//
+//   launching --start() created it--> joinable --a join() takes it--> joining --joined--> nothing
+//                                        ^                               |
+//                                        +------ a timed join gave up ---+
+//
+// One join() at a time holds it in `joining`; other joiners wait on the word. A joiner starts
+// only after `finished` is set, so the OS join waits for the last instructions of a thread that
+// has done all it had to do (it may still be reaching exit when a timed join's deadline passes:
+// then the thread stays joinable). Nobody has to join: the last owner of the state detaches a
+// thread still joinable (~ThreadState), which may be the thread itself as it exits. After
+// fork() the child forgets every OS thread: none of them exists there (launch_pid tells a
+// parent's thread from the child's own; a state may have been caught in any ReapState).
+
+static_assert(std::is_integral_v<pthread_t> && sizeof(pthread_t) <= sizeof(std::uint64_t),
+              "ThreadState::native_handle stores glibc's pthread_t, an integer");
+
+pthread_t native_handle_of(const ThreadState& s) noexcept { return static_cast<pthread_t>(s.native_handle); }
+
+// Whether the OS thread of `s`, if any, was created by this process (not by a parent that
+// fork()ed it).
+bool launched_here(const ThreadState& s) noexcept { return s.launch_pid == ::getpid(); }
+
+void set_reap_state(ThreadState& s, ThreadState::ReapState v) noexcept {
+  // release: publishes native_handle (joinable) or the end of the OS join (nothing_to_reap) to
+  // the joiners' acquire loads.
+  s.reap_state.store(v, std::memory_order_release);
+  futex_wake(s.reap_state, futex_wake_all);
+}
+
+// After the OS join: waits (briefly) until the kernel has also dropped the thread from the
+// process's list. pthread_join returns when the kernel clears the thread's tid word, a moment
+// before the exiting thread unlinks itself from its thread group (the ~1 in 10,000 joins of a
+// loaded machine where /proc/self/task still lists it right after join(), for std::thread
+// too). tgkill with signal 0 says whether the tid is still in this process. Bounded: a thread
+// that stays listed, a traced thread whose stopped tracer does not reap it, is left to the
+// kernel after 100 ms.
+void wait_until_unlisted(std::uint64_t tid) noexcept {
+  const pid_t pid = ::getpid();
+  if (::tgkill(pid, static_cast<pid_t>(tid), 0) != 0) return;  // the usual case: gone already
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  while (::tgkill(pid, static_cast<pid_t>(tid), 0) == 0 && std::chrono::steady_clock::now() < give_up) {
+    ::sched_yield();
+  }
+}
+
+// The OS join of a joinable thread, by `deadline` if one is given. Returns false on timeout.
+bool os_join(pthread_t handle, std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+  int rc = 0;
+  if (!deadline) {
+    rc = ::pthread_join(handle, nullptr);
+  } else {
+    // pthread_timedjoin_np takes a CLOCK_REALTIME instant: translate what is left of the
+    // steady deadline.
+    const auto left = *deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      rc = ::pthread_tryjoin_np(handle, nullptr);
+    } else {
+      timespec abs{};
+      ::clock_gettime(CLOCK_REALTIME, &abs);
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      const std::int64_t total = static_cast<std::int64_t>(abs.tv_nsec) + ns % 1'000'000'000;
+      abs.tv_sec += static_cast<time_t>(ns / 1'000'000'000 + total / 1'000'000'000);
+      abs.tv_nsec = static_cast<long>(total % 1'000'000'000);
+      rc = ::pthread_timedjoin_np(handle, nullptr, &abs);
+    }
+  }
+  if (rc == ETIMEDOUT || rc == EBUSY) return false;
+  // Anything else would mean the handle is not a joinable thread of ours: a broken invariant.
+  assert(rc == 0);
+  return true;
+}
+
+// Waits for the OS thread of `s` (whose `finished` is set) to be joined, joining it unless
+// another join() is doing so. Returns false if `deadline` passed first.
+bool reap(ThreadState& s, std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+  if (!launched_here(s)) return true;  // a thread of the parent process: it does not exist here
+  const auto until = deadline.value_or(std::chrono::steady_clock::time_point::max());
+  for (;;) {
+    // acquire: pairs with set_reap_state's release (native_handle, or the end of a join).
+    std::uint32_t v = s.reap_state.load(std::memory_order_acquire);
+    switch (v) {
+      case ThreadState::nothing_to_reap:
+        return true;
+      case ThreadState::launching:
+      case ThreadState::joining:
+        if (!futex_wait_until(s.reap_state, v, until)) return false;
+        break;
+      case ThreadState::joinable:
+        // acquire: as the load above.
+        if (!s.reap_state.compare_exchange_strong(v, ThreadState::joining, std::memory_order_acquire)) break;
+        if (!os_join(native_handle_of(s), deadline)) {
+          set_reap_state(s, ThreadState::joinable);
+          return false;
+        }
+        // relaxed: the thread wrote it before `finished`, which the caller saw set (acquire).
+        wait_until_unlisted(s.native_id.load(std::memory_order_relaxed));
+        set_reap_state(s, ThreadState::nothing_to_reap);
+        return true;
+      default:
+        assert(false && "unknown ReapState");
+        return true;
+    }
+  }
+}
+
 std::shared_ptr<ThreadState> make_main_state() {
   auto s = std::make_shared<ThreadState>(ThreadState::Kind::main, ThreadOptions{.name = "MainThread", .daemon = false});
   s->started.store(true, std::memory_order_relaxed);  // not shared yet: registering publishes it
@@ -162,6 +281,9 @@ void after_fork_in_child() {
       s->in_run.store(false, std::memory_order_relaxed);  // its run() is not executing here
       s->finished.set();                                  // nobody waits on it in the child
     }
+    // No OS thread of the parent exists here, and the forking one is now the child's main
+    // thread: nobody joins or detaches them. (relaxed: single-threaded here.)
+    s->reap_state.store(ThreadState::nothing_to_reap, std::memory_order_relaxed);
     s = next;
   }
   r.mutex.unlock();
@@ -194,6 +316,7 @@ void wait_for_non_daemon_threads() {
     }
     if (!pending) return;
     pending->finished.wait();
+    reap(*pending, std::nullopt);
   }
 }
 
@@ -246,7 +369,7 @@ void report_exception(const std::shared_ptr<ThreadState>& s, std::exception_ptr 
 
 // ---- the new thread ---------------------------------------------------------------------------
 
-void bootstrap(const std::shared_ptr<ThreadState>& s) {
+void bootstrap(const std::shared_ptr<ThreadState>& s) noexcept {
   t_holder.state = s;  // unregisters and sets `finished` at thread exit (see ThreadHolder)
   t_current = s.get();
   publish_ids(*s);
@@ -263,6 +386,13 @@ void bootstrap(const std::shared_ptr<ThreadState>& s) {
   // release: the owner's destructor or move (acquire) may now reuse the object run() used.
   s->in_run.store(false, std::memory_order_release);
   if (error) report_exception(s, std::move(error));
+}
+
+// The new OS thread: takes over the reference launch() allocated for it.
+void* thread_main(void* arg) noexcept {
+  const std::unique_ptr<std::shared_ptr<ThreadState>> s(static_cast<std::shared_ptr<ThreadState>*>(arg));
+  bootstrap(*s);
+  return nullptr;
 }
 
 }  // namespace
@@ -284,20 +414,37 @@ ThreadState::ThreadState(Kind kind_, ThreadOptions options) : kind(kind_), name(
                std::memory_order_relaxed);
 }
 
+ThreadState::~ThreadState() {
+  // relaxed: whoever drops the last reference synchronized with every other owner (shared_ptr's
+  // count), the joiners and start() included; none of them can be in launching or joining now.
+  if (!launched_here(*this)) return;  // a state inherited through fork(): no thread of ours
+  const std::uint32_t v = reap_state.load(std::memory_order_relaxed);
+  assert(v == nothing_to_reap || v == joinable);
+  if (v == joinable) ::pthread_detach(native_handle_of(*this));
+}
+
 void launch(const std::shared_ptr<ThreadState>& s) {
   ensure_exit_handler();
-  // relaxed: the new thread reads it after its creation, which orders everything before it.
+  auto arg = std::make_unique<std::shared_ptr<ThreadState>>(s);  // the new thread's reference
+  // relaxed (both): the new thread reads them after its creation, which orders everything
+  // before it; a joiner reads reap_state only after the thread set `finished`.
   if (s->kind == ThreadState::Kind::subclass) s->in_run.store(true, std::memory_order_relaxed);
+  s->reap_state.store(ThreadState::launching, std::memory_order_relaxed);
+  s->launch_pid = static_cast<std::int32_t>(::getpid());
   register_state(*s);
-  try {
-    std::thread([s] { bootstrap(s); }).detach();
-  } catch (...) {
+  pthread_t handle{};
+  const int rc = ::pthread_create(&handle, nullptr, &thread_main, arg.get());
+  if (rc != 0) {
     // relaxed: no thread was created, so nothing else reads these through this start().
     unregister_state(*s);
     s->in_run.store(false, std::memory_order_relaxed);
     s->started.store(false, std::memory_order_relaxed);
-    throw;
+    set_reap_state(*s, ThreadState::nothing_to_reap);
+    throw std::system_error(rc, std::generic_category(), "cannot start a thread");
   }
+  (void)arg.release();  // thread_main owns it now
+  s->native_handle = static_cast<std::uint64_t>(handle);
+  set_reap_state(*s, ThreadState::joinable);
 }
 
 }  // namespace detail
@@ -354,7 +501,14 @@ void Thread::join(std::optional<Timeout> timeout) {
   if (!s.started.load(std::memory_order_acquire)) throw RuntimeError("cannot join thread before it is started");
   if (&s == detail::t_current) throw RuntimeError("cannot join current thread");
   if (s.kind == detail::ThreadState::Kind::dummy) throw RuntimeError("cannot join a dummy thread");
-  s.finished.wait(timeout);
+  if (!timeout) {
+    s.finished.wait();
+    detail::reap(s, std::nullopt);
+    return;
+  }
+  const auto deadline = concur::detail::deadline_after(*timeout);
+  if (!s.finished.wait(*timeout)) return;
+  detail::reap(s, deadline);
 }
 
 bool Thread::is_alive() const {

@@ -2,13 +2,17 @@
 // Tests of concur/futures/thread.hpp: ThreadPoolExecutor.
 #include "concur/futures/thread.hpp"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
 #include <latch>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -27,6 +31,19 @@ namespace futures = concur::futures;
 namespace th = concur::threading;
 using futures::Future;
 using futures::ThreadPoolExecutor;
+using futures::ThreadPoolOptions;
+
+// The threads of this process, as the kernel lists them.
+int count_os_threads() {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
 
 TEST(ThreadPoolExecutor, SubmitRunsTheCallWithItsArguments) {
   ThreadPoolExecutor pool({.max_workers = 2});
@@ -80,6 +97,61 @@ TEST(ThreadPoolExecutor, TheDefaultMaxWorkersIsPythons) {
   ThreadPoolExecutor pool;
   EXPECT_GE(pool.max_workers(), 5u);
   EXPECT_LE(pool.max_workers(), 32u);
+}
+
+TEST(ThreadPoolExecutor, TheDefaultCountsOnlyTheCpusThisProcessMayRunOn) {
+  // Python 3.13: min(32, os.process_cpu_count() + 4). Pinned to one CPU, that is 5, whatever
+  // the machine has. (sched_setaffinity(0) pins the calling thread only; restored below.)
+  cpu_set_t saved;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof(saved), &saved), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof(one), &one), 0);
+  std::size_t pinned = 0;
+  {
+    ThreadPoolExecutor pool;
+    pinned = pool.max_workers();
+  }
+  ASSERT_EQ(::sched_setaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_EQ(pinned, 5u);
+}
+
+TEST(ThreadPoolExecutor, MaxWorkersOfZeroOrLessIsAValueError) {
+  for (int n : {0, -1, -1000, std::numeric_limits<int>::min()}) {
+    try {
+      ThreadPoolExecutor pool({.max_workers = n});
+      ADD_FAILURE() << "max_workers = " << n << " was accepted";
+    } catch (const concur::ValueError& e) {
+      EXPECT_STREQ(e.what(), "max_workers must be greater than 0");
+    }
+  }
+  ThreadPoolExecutor one({.max_workers = 1});
+  EXPECT_EQ(one.max_workers(), 1u);
+}
+
+TEST(ThreadPoolExecutor, ShutdownWithWaitReturnsOnceTheWorkerThreadsAreGone) {
+  // As Thread::join: the OS threads have exited when shutdown(wait = true) or the destructor
+  // returns, every time.
+  const int before = count_os_threads();
+  ASSERT_GT(before, 0);
+  int left_behind = 0;
+  for (int i = 0; i < 200; ++i) {
+    std::optional<ThreadPoolExecutor> pool(std::in_place, ThreadPoolOptions{.max_workers = 2});
+    std::latch both(2);
+    auto a = pool->submit([&] { both.arrive_and_wait(); });  // two tasks that need two workers
+    auto b = pool->submit([&] { both.arrive_and_wait(); });
+    if (i % 2 == 0) {
+      pool->shutdown(true);
+    } else {
+      pool.reset();  // the destructor
+    }
+    if (count_os_threads() != before) ++left_behind;
+    EXPECT_TRUE(a.done() && b.done());
+  }
+  EXPECT_EQ(left_behind, 0);
 }
 
 TEST(ThreadPoolExecutor, RunsUpToMaxWorkersTasksAtOnce) {

@@ -10,22 +10,28 @@
 #include <gtest/gtest.h>
 
 #include "capturing_excepthook.hpp"
+#include "input_range_support.hpp"
 #include "mp_test_environment.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <mutex>
 #include <numeric>
 #include <optional>
+#include <ranges>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace mp = concur::multiprocessing;
@@ -145,7 +151,7 @@ std::string message_if(const std::exception_ptr& e) {
 
 class PoolTest : public testing::TestWithParam<std::string> {
  protected:
-  mp::PoolOptions options(std::size_t processes = 2) const {
+  mp::PoolOptions options(int processes = 2) const {
     return mp::PoolOptions{.processes = processes, .start_method = GetParam()};
   }
 };
@@ -637,6 +643,125 @@ TEST_P(PoolTest, GettersOnOtherThreadsSeeWhatTheCallbackWrote) {
   });
   for (auto& t : readers) t.join();
   EXPECT_EQ(sizes, (std::vector<std::size_t>(3, 64)));
+}
+
+TEST_P(PoolTest, EveryMapFormAcceptsAnInputRangeEndingInASentinel) {
+  using concur_mp_test::CountingInput;
+  mp::Pool pool(options());
+  const std::vector<int> squares = {0, 1, 4, 9, 16};
+  EXPECT_EQ(pool.map(square, CountingInput(0, 5)), squares);
+  EXPECT_EQ(pool.map(square, CountingInput(0, 5), 2), squares);
+  EXPECT_EQ(pool.map_async(square, CountingInput(0, 5)).get(30s), squares);
+  std::vector<int> got;
+  for (int v : pool.imap(square, CountingInput(0, 5))) got.push_back(v);
+  EXPECT_EQ(got, squares);
+  got.clear();
+  for (int v : pool.imap_unordered(square, CountingInput(0, 5), 2)) got.push_back(v);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, squares);
+  // A forward range without a size: read once too (the end is tested once per element).
+  const std::vector<int> all = numbers(0, 100);
+  concur_mp_test::IntsBelow below_four(all, 4);
+  EXPECT_EQ(pool.map(square, below_four), (std::vector<int>{0, 1, 4, 9}));
+  EXPECT_EQ(below_four.tests(), 5);
+  EXPECT_EQ(pool.imap(square, concur_mp_test::IntsBelow(all, 3)).next(30s), 0);
+  std::vector<std::tuple<int, int>> pairs;
+  for (int i : below_four) pairs.emplace_back(i, 10 * i);
+  EXPECT_EQ(pool.starmap(add, pairs), (std::vector<int>{0, 11, 22, 33}));
+  EXPECT_EQ(pool.starmap(square, CountingInput(0, 5)), squares);  // each item a 1-tuple
+  EXPECT_EQ(pool.starmap_async(square, concur_mp_test::IntsBelow(all, 5), 2).get(30s), squares);
+  EXPECT_TRUE(pool.map(square, CountingInput(0, 0)).empty());
+}
+
+TEST_P(PoolTest, AnExceptionThrownWhileReadingTheInputReachesTheCallerAndSubmitsNothing) {
+  using concur_mp_test::CountingInput;
+  using concur_mp_test::InputError;
+  mp::Pool pool(options());
+  int callbacks = 0;
+  for (int at : {0, 3}) {
+    EXPECT_THROW(pool.map(square, CountingInput(0, 10, at)), InputError);
+    EXPECT_THROW(pool.map_async(square, CountingInput(0, 10, at), {.callback = [&](const auto&) { ++callbacks; },
+                                                                   .error_callback = [&](auto) { ++callbacks; }}),
+                 InputError);
+    EXPECT_THROW(pool.imap(square, CountingInput(0, 10, at)), InputError);
+    EXPECT_THROW(pool.imap_unordered(square, CountingInput(0, 10, at)), InputError);
+  }
+  try {
+    (void)pool.map(square, CountingInput(0, 10, 7));
+    ADD_FAILURE() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "input failed at element 7");
+  }
+  // A sized range whose element fails when read (here while a chunk is being encoded).
+  const std::vector<int> all = numbers(0, 20);
+  EXPECT_THROW(pool.map(square, concur_mp_test::ThrowingOnRead(all, 13), 4), InputError);
+  EXPECT_THROW(pool.imap(square, concur_mp_test::ThrowingOnRead(all, 13)), InputError);
+  EXPECT_THROW(pool.map_async(square, concur_mp_test::ThrowingOnRead(all, 0)), InputError);
+  EXPECT_EQ(callbacks, 0);  // nothing was submitted, so no callback ran
+  // The pool is unharmed.
+  EXPECT_EQ(pool.map(square, numbers(0, 4)), (std::vector<int>{0, 1, 4, 9}));
+}
+
+// clang 14 cannot compile libstdc++ 12's views (see input_range_support.hpp); g++ checks the
+// standard library's own sentinel-ended ranges here.
+#if !defined(__clang__) || __clang_major__ >= 15
+TEST(PoolRanges, StandardRangesEndingInASentinelWork) {
+  mp::Pool pool({.processes = 2});
+  auto below_five = std::views::iota(0) | std::views::take_while([](int x) { return x < 5; });
+  EXPECT_EQ(pool.map(square, below_five), (std::vector<int>{0, 1, 4, 9, 16}));
+  std::istringstream text("3 1 4 1 5");
+  std::vector<int> got;
+  for (int v : pool.imap(square, std::ranges::istream_view<int>(text))) got.push_back(v);
+  EXPECT_EQ(got, (std::vector<int>{9, 1, 16, 1, 25}));
+  auto failing = std::views::iota(0, 10) | std::views::transform([](int x) {
+                   if (x == 6) throw concur_mp_test::InputError("six");
+                   return x;
+                 });
+  EXPECT_THROW(pool.map(square, failing), concur_mp_test::InputError);
+}
+#endif
+
+TEST(PoolProcesses, ZeroOrLessIsAValueErrorAndStartsNothing) {
+  for (int n : {0, -1, -64, INT_MIN}) {
+    try {
+      mp::Pool pool({.processes = n});
+      ADD_FAILURE() << "processes = " << n << " was accepted";
+    } catch (const concur::ValueError& e) {
+      EXPECT_STREQ(e.what(), "Number of processes must be at least 1");
+    }
+  }
+  mp::Pool one({.processes = 1});
+  EXPECT_EQ(one.processes(), 1U);
+}
+
+TEST(PoolProcesses, TheDefaultIsTheNumberOfCpusThisProcessMayRunOn) {
+  // Python 3.13's os.process_cpu_count(): the affinity mask, not the machine. Pin the calling
+  // thread (sched_setaffinity(0) affects only it on Linux; process_cpu_count reads the calling
+  // thread's mask, as Python does) to one CPU, and restore it afterwards.
+  cpu_set_t saved;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_EQ(mp::process_cpu_count(), static_cast<std::size_t>(CPU_COUNT(&saved)));
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof(one), &one), 0);
+  const std::size_t pinned_count = mp::process_cpu_count();
+  std::size_t pinned_workers = 0;
+  std::vector<int> out;
+  {
+    mp::Pool pool({.start_method = "fork"});  // not the fork server: it is not pinned
+    pinned_workers = pool.processes();
+    out = pool.map(square, numbers(0, 5));
+  }
+  ASSERT_EQ(::sched_setaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_EQ(pinned_count, 1U);
+  EXPECT_EQ(pinned_workers, 1U);
+  EXPECT_EQ(out, (std::vector<int>{0, 1, 4, 9, 16}));
+  EXPECT_LE(mp::process_cpu_count(), mp::cpu_count());
+  mp::Pool pool({.start_method = "fork"});
+  EXPECT_EQ(pool.processes(), mp::process_cpu_count());
 }
 
 TEST(PoolChunksize, TheDefaultIsPythons) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "input_range_support.hpp"
 #include "mp_test_environment.hpp"
 
 #include <fcntl.h>
@@ -15,9 +16,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <numeric>
+#include <optional>
+#include <ranges>
 #include <set>
 #include <string>
-#include <numeric>
+#include <tuple>
 #include <vector>
 
 namespace futures = concur::futures;
@@ -35,6 +40,8 @@ std::vector<int> numbers(int first, int last) {
   std::iota(v.begin(), v.end(), first);
   return v;
 }
+int add(int a, int b) { return a + b; }
+std::string describe(int n, std::string word, double x) { return std::to_string(n) + " " + word + " " + std::to_string(x); }
 int my_pid() { return static_cast<int>(::getpid()); }
 void segfault() {
   ::signal(SIGSEGV, SIG_DFL);  // the default action, even under AddressSanitizer
@@ -98,6 +105,56 @@ TEST(ProcessPoolExecutor, MapYieldsResultsInInputOrder) {
   for (int v : ex.map(square, numbers(0, 100), std::nullopt, 7)) out.push_back(v);
   ASSERT_EQ(out.size(), 100U);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(out[i], i * i);
+}
+
+template <class Results>
+auto collect(Results&& results) {
+  std::vector<std::remove_cvref_t<decltype(*results.begin())>> out;
+  for (const auto& v : results) out.push_back(v);
+  return out;
+}
+
+TEST(ProcessPoolExecutor, MapZipsSeveralRangesUpToTheShortest) {
+  futures::ProcessPoolExecutor ex({.max_workers = 2});
+  EXPECT_EQ(collect(ex.map(add, numbers(0, 10), numbers(100, 105))), (std::vector<int>{100, 102, 104, 106, 108}));
+  EXPECT_EQ(collect(ex.map(add, numbers(0, 3), numbers(10, 20))), (std::vector<int>{10, 12, 14}));
+  EXPECT_TRUE(collect(ex.map(add, numbers(0, 3), std::vector<int>{})).empty());
+  // Three ranges of different types, then a timeout and a chunksize, as Python's
+  // map(fn, *iterables, timeout=, chunksize=).
+  const std::vector<std::string> words = {"one", "two", "three"};
+  const std::vector<double> xs = {0.5, 1.5, 2.5, 3.5};
+  EXPECT_EQ(collect(ex.map(describe, numbers(1, 10), words, xs, 60s, 2)),
+            (std::vector<std::string>{"1 one 0.500000", "2 two 1.500000", "3 three 2.500000"}));
+  EXPECT_EQ(collect(ex.map(add, numbers(0, 100), numbers(0, 100), std::nullopt, 7)).size(), 100U);
+  // A sentinel-ended range zips too.
+  EXPECT_EQ(collect(ex.map(add, concur_mp_test::CountingInput(0, 4), numbers(10, 20))), (std::vector<int>{10, 12, 14, 16}));
+}
+
+TEST(ProcessPoolExecutor, MapAcceptsARangeEndingInASentinelAndRethrowsItsErrors) {
+  using concur_mp_test::CountingInput;
+  futures::ProcessPoolExecutor ex({.max_workers = 2});
+  EXPECT_EQ(collect(ex.map(square, CountingInput(0, 5))), (std::vector<int>{0, 1, 4, 9, 16}));
+  EXPECT_THROW(ex.map(square, CountingInput(0, 10, 4)), concur_mp_test::InputError);
+  EXPECT_THROW(ex.map(add, CountingInput(0, 10, 4), numbers(0, 10)), concur_mp_test::InputError);
+  EXPECT_THROW(ex.map(add, numbers(0, 10), CountingInput(0, 10, 0)), concur_mp_test::InputError);
+  EXPECT_EQ(ex.submit(square, 3).result(30s), 9);  // nothing was submitted; the executor goes on
+}
+
+TEST(ProcessPoolExecutor, AChunksizeBelowOneIsAValueError) {
+  futures::ProcessPoolExecutor ex({.max_workers = 1});
+  EXPECT_THROW(ex.map(square, numbers(0, 3), std::nullopt, 0), concur::ValueError);
+  EXPECT_THROW(ex.map(square, numbers(0, 3), std::nullopt, -5), concur::ValueError);
+}
+
+TEST(ProcessPoolExecutor, MaxWorkersOfZeroOrLessIsAValueError) {
+  for (int n : {0, -1, INT_MIN}) {
+    try {
+      futures::ProcessPoolExecutor ex({.max_workers = n});
+      ADD_FAILURE() << "max_workers = " << n << " was accepted";
+    } catch (const concur::ValueError& e) {
+      EXPECT_STREQ(e.what(), "max_workers must be greater than 0");
+    }
+  }
 }
 
 TEST(ProcessPoolExecutor, MapTimeoutCountsFromTheCall) {

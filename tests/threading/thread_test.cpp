@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,18 @@ using testing::HasSubstr;
 using testing::MatchesRegex;
 
 namespace {
+
+// The threads of this process, as the kernel lists them.
+int count_os_threads() {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
 
 bool in_enumerate(const th::Thread& t) {
   const auto all = th::enumerate();
@@ -172,6 +185,61 @@ TEST(Thread, TimedJoinReturnsWhileTheThreadIsStillAlive) {
   EXPECT_FALSE(t.is_alive());
 }
 
+TEST(Thread, JoinReturnsOnlyOnceTheOsThreadHasExited) {
+  // Python 3.13's join waits for the OS thread itself: right after join() the thread must be
+  // gone from the kernel's list, every time (daemon or not).
+  const int before = count_os_threads();
+  ASSERT_GT(before, 0);
+  int left_behind = 0;
+  for (int i = 0; i < 1000; ++i) {
+    th::Thread t([] {}, {.daemon = i % 2 == 0});
+    t.start();
+    t.join();
+    if (count_os_threads() != before) ++left_behind;
+  }
+  EXPECT_EQ(left_behind, 0);
+}
+
+TEST(Thread, ATimedJoinThatGivesUpLeavesTheThreadJoinable) {
+  const int before = count_os_threads();
+  th::Event release;
+  th::Thread t([&] { release.wait(); });
+  t.start();
+  t.join(1ms);
+  t.join(0s);
+  EXPECT_TRUE(t.is_alive());
+  release.set();
+  t.join(60s);
+  EXPECT_FALSE(t.is_alive());
+  EXPECT_EQ(count_os_threads(), before);
+  t.join();  // joining a joined thread again returns at once, as in Python
+  t.join(0s);
+}
+
+TEST(Thread, SeveralThreadsJoiningOneAllReturnAfterItsOsThreadExited) {
+  th::Event release;
+  th::Thread target([&] { release.wait(); });
+  target.start();
+  const std::uint64_t tid = *target.native_id();
+  const std::string task_dir = "/proc/self/task/" + std::to_string(tid);
+  std::atomic<int> still_there{0};
+  std::vector<std::thread> joiners;
+  for (int i = 0; i < 4; ++i) {
+    joiners.emplace_back([&, i] {
+      if (i % 2 == 0) {
+        target.join();
+      } else {
+        while (target.is_alive()) target.join(1ms);  // timed joins, repeated, race the others
+        target.join(60s);
+      }
+      if (::access(task_dir.c_str(), F_OK) == 0) still_there.fetch_add(1);
+    });
+  }
+  release.set();
+  for (auto& j : joiners) j.join();
+  EXPECT_EQ(still_there.load(), 0);
+}
+
 TEST(Thread, SettingDaemonAfterStartThrowsRuntimeError) {
   th::Thread t([] {});
   t.set_daemon(true);
@@ -310,6 +378,10 @@ TEST(ThreadFork, AForkedChildKeepsOnlyTheForkingThreadAndMakesItTheMainThread) {
   th::Event release;
   th::Thread bystander([&] { release.wait(); }, {.name = "bystander"});
   bystander.start();
+  th::Event ran;
+  th::Thread finished_unjoined([&] { ran.set(); });
+  finished_unjoined.start();
+  ran.wait();
   int status = -1;
   th::Thread forker([&] {
     const pid_t pid = ::fork();
@@ -319,6 +391,11 @@ TEST(ThreadFork, AForkedChildKeepsOnlyTheForkingThreadAndMakesItTheMainThread) {
       if (!(th::current_thread() == th::main_thread())) code |= 2;
       if (th::main_thread().name() != "forker") code |= 4;
       if (th::main_thread().native_id() != th::get_native_id()) code |= 8;
+      // The parent's threads do not exist here: joining them returns at once (never joins or
+      // waits for an OS thread of the parent), whatever state they were in at the fork.
+      bystander.join();
+      finished_unjoined.join();
+      if (bystander.is_alive() || finished_unjoined.is_alive()) code |= 16;
       ::_exit(code);
     }
     ::waitpid(pid, &status, 0);
@@ -327,6 +404,7 @@ TEST(ThreadFork, AForkedChildKeepsOnlyTheForkingThreadAndMakesItTheMainThread) {
   forker.join();
   release.set();
   bystander.join();
+  finished_unjoined.join();
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }

@@ -5,11 +5,15 @@
 //     futures::ProcessPoolExecutor ex({.max_workers = 4});
 //     futures::Future<int> f = ex.submit(square, 7);     // f.result() == 49
 //     for (int v : ex.map(square, inputs)) { ... }        // in input order
+//     for (int v : ex.map(add, xs, ys)) { ... }           // add(x, y), up to the shorter range
 //
 // Work crosses to the worker processes exactly as for multiprocessing::Pool (a plain function
 // or capture-less lambda plus serializable arguments, checked at compile time), and comes
 // back into concur::futures::Future objects, so wait(), as_completed() and callbacks work as
 // for a ThreadPoolExecutor.
+//
+// max_workers defaults (nullopt, Python's None) to process_cpu_count(), the CPUs this process
+// may run on, as in Python 3.13; zero or less is a ValueError.
 //
 // Differences from Python, and why:
 //  * A worker that crashes or is killed fails only the future of the task it was running,
@@ -31,11 +35,14 @@
 #include <concur/multiprocessing/pool.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <ranges>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -43,7 +50,7 @@ namespace concur::futures {
 
 /// Keyword arguments of ProcessPoolExecutor.
 struct ProcessPoolOptions {
-  std::size_t max_workers = 0;                         ///< 0: cpu_count()
+  std::optional<int> max_workers = std::nullopt;       ///< nullopt: process_cpu_count(); ValueError if <= 0
   multiprocessing::Initializer initializer = {};       ///< run in each worker at start
   std::size_t max_tasks_per_child = 0;                 ///< 0: no limit
   std::string start_method = {};                       ///< Python's mp_context: "fork", "forkserver"
@@ -75,6 +82,15 @@ class FutureSink final : public multiprocessing::detail::ResultSink {
  private:
   Future<R> m_future;
 };
+
+/// How many of map's arguments, from the first, are ranges (the rest are its options).
+template <class... Xs>
+constexpr std::size_t leading_ranges() {
+  constexpr bool is_range[] = {std::ranges::input_range<Xs>..., false};
+  std::size_t n = 0;
+  while (is_range[n]) ++n;
+  return n;
+}
 
 }  // namespace detail
 
@@ -120,7 +136,8 @@ class ProcessMapResults {
 
 class ProcessPoolExecutor {
  public:
-  /// Starts the workers. ValueError, OSError, ProcessError as Pool.
+  /// Starts the workers. ValueError if max_workers <= 0; ValueError, OSError, ProcessError as
+  /// Pool.
   explicit ProcessPoolExecutor(ProcessPoolOptions options = {});
   ProcessPoolExecutor(const ProcessPoolExecutor&) = delete;
   ProcessPoolExecutor& operator=(const ProcessPoolExecutor&) = delete;
@@ -143,16 +160,40 @@ class ProcessPoolExecutor {
     return future;
   }
 
-  /// fn over items, results in input order. `timeout` counts from this call; chunksize items
-  /// travel together. RuntimeError after shutdown; ValueError for chunksize 0.
-  template <class F, std::ranges::input_range Range>
-  auto map(F fn, Range&& items, std::optional<Timeout> timeout = std::nullopt, std::size_t chunksize = 1) {
-    check_open();
-    std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (timeout) deadline = concur::detail::deadline_after(*timeout);
-    auto results = m_pool.imap(fn, std::forward<Range>(items), chunksize);
-    using R = typename decltype(results.begin())::value_type;
-    return ProcessMapResults<R>(std::move(results), deadline);
+  /// Python's Executor.map: fn(x, y, ...) for the elements of the ranges taken in step
+  /// (stopping at the shortest), results in input order. The ranges may be followed by a
+  /// timeout (a duration, an optional one or std::nullopt; it counts from this call) and then
+  /// a chunksize (items that travel together; default 1):
+  ///
+  ///     ex.map(add, xs, ys);   ex.map(square, xs, 5s);   ex.map(square, xs, std::nullopt, 64);
+  ///
+  /// Every element is read here, before anything is submitted: an exception thrown while
+  /// reading an input reaches the caller. RuntimeError after shutdown; ValueError for a
+  /// chunksize below 1.
+  template <class F, class... Xs>
+  auto map(F fn, Xs&&... xs) {
+    constexpr std::size_t ranges = detail::leading_ranges<Xs...>();
+    static_assert(ranges > 0, "map needs at least one range");
+    static_assert(sizeof...(Xs) - ranges <= 2, "map takes ranges, then at most a timeout and a chunksize");
+    auto args = std::forward_as_tuple(std::forward<Xs>(xs)...);
+    std::optional<Timeout> timeout;
+    std::size_t chunksize = 1;
+    if constexpr (sizeof...(Xs) > ranges) {
+      using T = std::tuple_element_t<ranges, std::tuple<Xs...>>;
+      static_assert(std::is_convertible_v<T, std::optional<Timeout>>,
+                    "map's argument after the ranges is the timeout (a duration or std::nullopt)");
+      timeout = std::get<ranges>(args);
+    }
+    if constexpr (sizeof...(Xs) > ranges + 1) {
+      using C = std::remove_cvref_t<std::tuple_element_t<ranges + 1, std::tuple<Xs...>>>;
+      static_assert(std::is_integral_v<C>, "map's argument after the timeout is the chunksize (an integer)");
+      const C c = std::get<ranges + 1>(args);
+      if (c < 1) throw ValueError("chunksize must be >= 1");
+      chunksize = static_cast<std::size_t>(c);
+    }
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return map_ranges(fn, timeout, chunksize, std::get<I>(args)...);
+    }(std::make_index_sequence<ranges>());
   }
 
   /// Stops accepting work; with `cancel_futures`, cancels what has not started; with `wait`,
@@ -162,6 +203,33 @@ class ProcessPoolExecutor {
  private:
   void check_open() const;
   void submit_tasks(std::vector<multiprocessing::detail::PoolTask> tasks);
+
+  template <class F, class... Rs>
+  auto map_ranges(F fn, std::optional<Timeout> timeout, std::size_t chunksize, Rs&&... rs) {
+    check_open();
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (timeout) deadline = concur::detail::deadline_after(*timeout);
+    using ArgTuple = std::tuple<std::ranges::range_value_t<Rs>...>;
+    auto results = [&] {
+      if constexpr (sizeof...(Rs) == 1) {
+        return m_pool.stream<F, ArgTuple>(fn, std::forward<Rs>(rs)..., chunksize, true, "map");
+      } else {
+        // The argument tuples, zipped up to the shortest range, then one task per chunk of them.
+        std::vector<ArgTuple> zipped;
+        auto its = std::make_tuple(std::ranges::begin(rs)...);
+        const auto ends = std::make_tuple(std::ranges::end(rs)...);
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          while (((std::get<I>(its) != std::get<I>(ends)) && ...)) {
+            zipped.emplace_back(*std::get<I>(its)...);
+            (++std::get<I>(its), ...);
+          }
+        }(std::index_sequence_for<Rs...>());
+        return m_pool.stream<F, ArgTuple>(fn, zipped, chunksize, true, "map");
+      }
+    }();
+    using R = typename decltype(results.begin())::value_type;
+    return ProcessMapResults<R>(std::move(results), deadline);
+  }
 
   multiprocessing::Pool m_pool;
   std::atomic<bool> m_shutdown{false};

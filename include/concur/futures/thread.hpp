@@ -22,8 +22,10 @@
 // asked for, each wait bounded by what is left of the overall timeout (TimeoutError); leaving
 // the loop early (or an exception) cancels the calls not yet started.
 //
-// Differences from Python: max_workers = 0 means the default min(32, cpu_count + 4) (Python
-// rejects 0); workers are daemon threads (they never hold the program open: the executor's
+// max_workers defaults (nullopt, Python's None) to min(32, process_cpu_count() + 4): the CPUs
+// this process may run on, plus 4; zero or less is a ValueError, as in Python.
+//
+// Differences from Python: workers are daemon threads (they never hold the program open: the executor's
 // destructor joins them, as Python's exit handler does); shutdown(wait = true) called by one
 // of the pool's own workers joins the others (Python raises "cannot join current thread").
 //
@@ -57,8 +59,9 @@ namespace concur::futures {
 
 /// ThreadPoolExecutor's keyword arguments.
 struct ThreadPoolOptions {
-  /// The most worker threads; 0: min(32, cpu_count + 4), Python's default.
-  std::size_t max_workers = 0;
+  /// The most worker threads; nullopt: min(32, process_cpu_count() + 4), Python's default
+  /// (the CPUs in this process's affinity mask, plus 4). ValueError if <= 0.
+  std::optional<int> max_workers = std::nullopt;
   /// Workers are named "<prefix>_<n>"; empty: "ThreadPoolExecutor-<k>".
   std::string thread_name_prefix = {};
   /// Run by each worker before any task; if it throws, the pool is broken (BrokenThreadPool).
@@ -234,7 +237,7 @@ class MapResults {
 /// concurrent.futures.ThreadPoolExecutor.
 class ThreadPoolExecutor {
  public:
-  /// A pool; no thread starts until the first submit().
+  /// A pool; no thread starts until the first submit(). ValueError if max_workers <= 0.
   explicit ThreadPoolExecutor(ThreadPoolOptions options = {});
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;

@@ -13,6 +13,12 @@
 // exceptions come back. Inputs are cut into chunks (`chunksize` items each; Python's default
 // for map: len / (4 * processes), rounded up; 1 for imap); a chunk is one task.
 //
+// Inputs are any input range, its end a sentinel or not (std::views::iota(0) |
+// std::views::take_while(...), std::ranges::istream_view, a filter): each is read once, in
+// the calling thread, before any of its tasks is submitted, as Python's map reads its
+// iterable into a list first. An exception thrown while reading it reaches the caller of
+// map/imap/... and submits nothing (Python's imap raises it from the result's next() instead).
+//
 // Crash-proof (better than Python, whose Pool hangs forever when a worker dies — cpython
 // issue 96062): each worker has its own channel, so the pool knows which task every worker
 // holds. A worker that segfaults, aborts, exits or is killed fails exactly the task it was
@@ -121,7 +127,7 @@ class Initializer {
 
 /// Keyword arguments of Pool.
 struct PoolOptions {
-  std::size_t processes = 0;         ///< 0: cpu_count()
+  std::optional<int> processes = std::nullopt;  ///< nullopt: process_cpu_count(); ValueError if < 1
   Initializer initializer = {};      ///< run in each worker at start
   std::size_t maxtasksperchild = 0;  ///< tasks (chunks) a worker runs before it is replaced; 0: no limit
   std::string start_method = {};     ///< "fork", "forkserver"; empty: get_start_method()
@@ -364,6 +370,14 @@ class StreamState final : public ResultSink {
   std::deque<std::variant<R, std::exception_ptr>> m_ready;  // in the order to yield
 };
 
+/// The number of workers of a Pool: `processes`, or by default the CPUs this process may run
+/// on (Python 3.13's os.process_cpu_count()). ValueError if it is less than 1, as in Python.
+inline std::size_t pool_processes(std::optional<int> processes) {
+  if (!processes) return process_cpu_count();
+  if (*processes < 1) throw ValueError("Number of processes must be at least 1");
+  return static_cast<std::size_t>(*processes);
+}
+
 /// Python's default map chunksize: ceil(len / (4 * processes)), at least 1.
 inline std::size_t default_chunksize(std::size_t items, std::size_t processes) {
   const std::size_t per = processes * 4;
@@ -454,8 +468,8 @@ class IMapIterator {
 
 class Pool {
  public:
-  /// Starts the workers (processes = 0: cpu_count()). ValueError for an unknown start method;
-  /// OSError or ProcessError when a worker cannot be started.
+  /// Starts the workers (by default process_cpu_count() of them). ValueError if processes < 1
+  /// or for an unknown start method; OSError or ProcessError when a worker cannot be started.
   explicit Pool(PoolOptions options = {});
   Pool(Pool&&) noexcept;
   Pool& operator=(Pool&&) noexcept;
@@ -517,12 +531,12 @@ class Pool {
   /// fn over items, results in order as they become available (chunksize default 1).
   template <class F, std::ranges::input_range Range>
   auto imap(F fn, Range&& items, std::size_t chunksize = 1) {
-    return stream<F>(fn, std::forward<Range>(items), chunksize, true, "imap");
+    return stream<F, detail::map_args_t<Range>>(fn, std::forward<Range>(items), chunksize, true, "imap");
   }
   /// fn over items, results in completion order.
   template <class F, std::ranges::input_range Range>
   auto imap_unordered(F fn, Range&& items, std::size_t chunksize = 1) {
-    return stream<F>(fn, std::forward<Range>(items), chunksize, false, "imap_unordered");
+    return stream<F, detail::map_args_t<Range>>(fn, std::forward<Range>(items), chunksize, false, "imap_unordered");
   }
 
   /// No more tasks may be submitted; workers exit once the queued tasks are done.
@@ -556,9 +570,13 @@ class Pool {
   }
 
   // Cuts `items` into tasks of `chunksize` items (0: Python's default from the item count).
+  // Every element is read once, before anything is submitted (as Python's map makes a list of
+  // its iterable first): a range whose size is not known up front (an istream_view, a
+  // take_while, a filter) is copied into a vector first, and an exception thrown while reading
+  // the input leaves the pool untouched and reaches the caller.
   template <class F, class ArgTuple, class Range>
   std::vector<detail::PoolTask> make_tasks(F fn, Range&& items, std::size_t& chunksize, std::size_t& total) {
-    if constexpr (std::ranges::forward_range<Range>) {
+    if constexpr (std::ranges::forward_range<Range> && std::ranges::sized_range<Range>) {
       total = static_cast<std::size_t>(std::ranges::distance(items));
       if (chunksize == 0) chunksize = detail::default_chunksize(total, processes());
       std::vector<detail::PoolTask> tasks;
@@ -574,7 +592,9 @@ class Pool {
       }
       return tasks;
     } else {
-      std::vector<std::ranges::range_value_t<Range>> copy(std::ranges::begin(items), std::ranges::end(items));
+      std::vector<std::ranges::range_value_t<Range>> copy;
+      const auto end = std::ranges::end(items);
+      for (auto it = std::ranges::begin(items); it != end; ++it) copy.push_back(*it);
       return make_tasks<F, ArgTuple>(fn, copy, chunksize, total);
     }
   }
@@ -596,10 +616,11 @@ class Pool {
     return MapResult<R>(std::move(state));
   }
 
-  template <class F, class Range>
+  // imap, imap_unordered, ProcessPoolExecutor::map: each element of `items` is an ArgTuple's
+  // one value, or (for ProcessPoolExecutor's map over several ranges) the ArgTuple itself.
+  template <class F, class ArgTuple, class Range>
   auto stream(F fn, Range&& items, std::size_t chunksize, bool ordered, const char* job) {
     if (chunksize == 0) throw ValueError("chunksize must be at least 1");
-    using ArgTuple = std::tuple<std::ranges::range_value_t<Range>>;
     using R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>;
     std::size_t total = 0;
     auto tasks = make_tasks<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, total);

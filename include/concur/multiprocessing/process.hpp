@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // concur/multiprocessing/process.hpp — Process, current_process, parent_process,
-// active_children, cpu_count: multiprocessing.Process and friends.
+// active_children, cpu_count, process_cpu_count: multiprocessing.Process and friends.
 //
 //     void worker(std::string name, int n) { ... }           // runs in the child
 //     mp::Process p(worker, std::string("Process-1"), 5);
@@ -188,5 +188,10 @@ std::optional<Process> parent_process();
 std::vector<Process> active_children();
 /// Number of CPUs in the system (std::thread::hardware_concurrency, at least 1).
 std::size_t cpu_count();
+/// Number of CPUs this process may run on: those in the calling thread's affinity mask
+/// (sched_getaffinity, as Python 3.13's os.process_cpu_count()), at least 1. The default
+/// number of workers of Pool and ProcessPoolExecutor; in a container limited to 2 CPUs of a
+/// 64-CPU host (cpusets, taskset), it is 2 where cpu_count() is 64.
+std::size_t process_cpu_count();
 
 }  // namespace concur::multiprocessing

@@ -20,12 +20,16 @@
 //    check on every acquire. It is what threading::get_ident() returns; like Python's ident it may
 //    be reused by a thread created after another one exited.
 //
+// 4. Counting the CPUs the calling thread may run on (its affinity mask, as Python 3.13's
+//    os.process_cpu_count()), for the default size of thread and process pools.
+//
 // Everything here is in `detail`: it is not part of concur's API and may change.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 
 namespace concur::threading::detail {
@@ -67,5 +71,9 @@ inline std::uint64_t thread_key() noexcept {
 
 /// The kernel's id of the calling thread (gettid).
 std::uint64_t native_thread_id() noexcept;
+
+/// The number of CPUs in the calling thread's affinity mask (sched_getaffinity), at least 1;
+/// when the mask cannot be read, the number of CPUs online.
+std::size_t process_cpu_count() noexcept;
 
 }  // namespace concur::threading::detail

@@ -98,10 +98,20 @@ class ThreadState : public std::enable_shared_from_this<ThreadState> {
     dummy,     // a thread concur did not start, seen through current_thread()
   };
 
+  /// What remains to be done with the OS thread of a target or subclass thread (reap_state).
+  enum ReapState : std::uint32_t {
+    nothing_to_reap,  // no OS thread, or it was joined or detached (main, dummy, not started)
+    launching,        // start() is creating it; native_handle is not written yet
+    joinable,         // it exists or has exited, and was neither joined nor detached
+    joining,          // a join() is waiting in the OS join for it
+  };
+
   ThreadState(Kind kind, ThreadOptions options);
   ThreadState(const ThreadState&) = delete;
   ThreadState& operator=(const ThreadState&) = delete;
-  virtual ~ThreadState() = default;
+  /// Detaches the OS thread if nobody joined it (the thread itself may be the one destroying
+  /// its state, as it exits).
+  virtual ~ThreadState();
 
   /// Target mode: calls the target once with the stored arguments. Otherwise does nothing.
   virtual void invoke() {}
@@ -116,6 +126,12 @@ class ThreadState : public std::enable_shared_from_this<ThreadState> {
   mutable Event ids_known;            // set by the thread itself as it begins
   mutable Event finished;             // set at thread exit, after its thread_locals' destructors,
                                       // once it left enumerate()
+  FutexWord reap_state{nothing_to_reap};  // a ReapState; see thread.cpp ("joining the OS thread")
+  std::uint64_t native_handle = 0;    // the pthread_t; written by start() before reap_state
+                                      // becomes joinable (release), read after seeing it (acquire)
+  std::int32_t launch_pid = 0;        // the process that created the OS thread (a fork()ed
+                                      // child must neither join nor detach its parent's threads);
+                                      // written by start() before the thread exists
   Thread* owner = nullptr;            // subclass mode: the object whose run() executes; written
                                       // only while no run() executes (ctor, move)
   std::atomic<bool> in_run{false};    // subclass mode: true from start() until run() returned
@@ -190,7 +206,9 @@ class Thread {
   Thread& operator=(Thread&& other) noexcept;
   Thread(const Thread&) = delete;
   Thread& operator=(const Thread&) = delete;
-  /// Never waits for the thread. Aborts if this is a subclass thread whose run() may execute.
+  /// Never waits for the thread (an OS thread nobody joins is detached once its last handle and
+  /// the thread itself are done with it). Aborts if this is a subclass thread whose run() may
+  /// execute.
   virtual ~Thread();
 
   /// Starts the thread. Throws RuntimeError if it was already started; std::system_error if the
@@ -198,10 +216,12 @@ class Thread {
   void start();
 
   /// Waits until the thread ends (its target/run() returned, the excepthook ran if needed, and
-  /// its thread_local objects, local<T> values included, were destroyed), or `timeout` passes
-  /// (forever when nullopt). Returns either way:
-  /// check is_alive() after a timed join. Throws RuntimeError if the thread was not started, is
-  /// the calling thread, or is a dummy thread.
+  /// its thread_local objects, local<T> values included, were destroyed) and its OS thread has
+  /// exited, as Python 3.13's join waits for the thread itself; or until `timeout` passes
+  /// (forever when nullopt). Returns either way: check is_alive() after a timed join. A timed
+  /// join that gives up leaves the thread joinable, and join() may be called again, from any
+  /// number of threads. Throws RuntimeError if the thread was not started, is the calling
+  /// thread, or is a dummy thread.
   void join(std::optional<Timeout> timeout = std::nullopt);
 
   /// True from start() until the thread ended: its target/run() returned and its thread_local
