@@ -54,7 +54,7 @@ Results run_all(const Settings& settings, const std::atomic<bool>& stop, const P
   const double started = detail::now();
   Results results;
   results.settings = settings;
-  results.cpus = multiprocessing::cpu_count();
+  results.cpus = multiprocessing::process_cpu_count();
   results.system = system_name();
   results.compiler = compiler_name();
   results.load_average = detail::load_average();
