@@ -583,7 +583,10 @@ void PoolCore::manager() {
       const pollfd& c = fds[1 + 2 * i];
       const pollfd& s = fds[2 + 2 * i];
       if (c.fd >= 0 && (c.revents & (POLLIN | POLLHUP | POLLERR)) != 0) on_readable(*m_workers[i]);
-      if (s.fd >= 0 && s.revents != 0) on_ended(m_workers[i]);
+      // A sentinel fires when the worker's exit code can be read — or, for a forkserver
+      // worker whose reporter was killed, once (its descriptor then follows the worker's
+      // pidfd): is_alive() says which, without blocking.
+      if (s.fd >= 0 && s.revents != 0 && !m_workers[i]->process.is_alive()) on_ended(m_workers[i]);
     }
   }
   // terminate: kill the workers, fail what is unfinished.

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -637,6 +638,31 @@ TEST_P(PoolTest, GettersOnOtherThreadsSeeWhatTheCallbackWrote) {
   });
   for (auto& t : readers) t.join();
   EXPECT_EQ(sizes, (std::vector<std::size_t>(3, 64)));
+}
+
+TEST(PoolForkServer, AKilledForkServerLosesNoTaskAndThePoolGoesOnWithANewOne) {
+  mp::forkserver::ensure_running();
+  // Workers are replaced every 250 tasks: after the kill, their replacements need a new
+  // fork server.
+  mp::Pool pool({.processes = 2, .maxtasksperchild = 250, .start_method = "forkserver"});
+  auto it = pool.imap(square, numbers(0, 2000));
+  EXPECT_EQ(it.next(30s), 0);
+  const int server = mp::detail::forkserver_pid();
+  ASSERT_GT(server, 0);
+  ASSERT_EQ(::kill(server, SIGKILL), 0);  // our unreaped child: the pid is still its own
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(server), &info, WEXITED | WNOWAIT), 0);  // dead now
+  // Every result arrives, each within a bound (next(timeout) raises TimeoutError, not hang).
+  for (int i = 1; i < 2000; ++i) ASSERT_EQ(it.next(30s), i * i) << "item " << i;
+  EXPECT_EQ(it.next(30s), std::nullopt);
+  const int replacement = mp::detail::forkserver_pid();
+  EXPECT_GT(replacement, 0);
+  EXPECT_NE(replacement, server);
+  const auto again = pool.map(square, numbers(0, 600), 1);
+  ASSERT_EQ(again.size(), 600U);
+  for (int i = 0; i < 600; ++i) EXPECT_EQ(again[static_cast<std::size_t>(i)], i * i);
+  pool.close();
+  pool.join();
 }
 
 TEST(PoolChunksize, TheDefaultIsPythons) {
