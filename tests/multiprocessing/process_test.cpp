@@ -96,6 +96,11 @@ void exit_after_message(mp::Connection in, int code) {
   ::_exit(code);
 }
 
+void report_parent_then_exit(mp::Connection out, mp::Connection in, int code) {
+  out.send(static_cast<int>(::getppid()));
+  exit_after_message(std::move(in), code);
+}
+
 /// CPU time used by this process so far (all threads).
 std::chrono::nanoseconds process_cpu_time() {
   timespec ts{};
@@ -357,6 +362,33 @@ TEST(ForkServer, ChildrenOfAKilledForkServerRunOnAndJoinGetsTheirTrueExitStatus)
   next.join(30s);
   EXPECT_EQ(next.exitcode(), 5);
   EXPECT_NE(mp::detail::forkserver_pid(), server);
+}
+
+TEST(ForkServer, AChildWhoseReporterWasKilledIsWatchedThroughItsPidfd) {
+  auto [from_child, to_parent] = mp::Pipe(false);
+  auto [r, w] = mp::Pipe();
+  mp::Process p = mp::get_context("forkserver").Process(report_parent_then_exit, std::move(to_parent), std::move(r), 0);
+  p.start();
+  const int reporter = from_child.recv<int>();
+  ASSERT_NE(reporter, static_cast<int>(::getpid()));
+  ASSERT_EQ(::kill(reporter, SIGKILL), 0);  // it lives while its child does: the pid is its own
+
+  // The sentinel fires once (the status socket's EOF) while the child still runs; from then
+  // on it follows the child's pidfd, so waiting on it does not spin.
+  pollfd pfd{p.sentinel(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 30'000), 1);
+  EXPECT_TRUE(p.is_alive());
+  EXPECT_EQ(::poll(&pfd, 1, 0), 0);
+  const auto cpu = process_cpu_time();
+  const auto wall = std::chrono::steady_clock::now();
+  p.join(300ms);
+  const auto used = process_cpu_time() - cpu;
+  EXPECT_LT(used, (std::chrono::steady_clock::now() - wall) / 10);
+  EXPECT_TRUE(p.is_alive());
+
+  w.send(1);
+  p.join(30s);
+  EXPECT_EQ(p.exitcode(), 255);  // ended; its status went with its reporter
 }
 
 TEST(ForkServer, AStoppedForkServerMakesStartFailWithinItsBound) {
