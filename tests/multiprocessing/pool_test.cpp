@@ -14,8 +14,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -649,9 +650,14 @@ TEST(PoolForkServer, AKilledForkServerLosesNoTaskAndThePoolGoesOnWithANewOne) {
   EXPECT_EQ(it.next(30s), 0);
   const int server = mp::detail::forkserver_pid();
   ASSERT_GT(server, 0);
-  ASSERT_EQ(::kill(server, SIGKILL), 0);  // our unreaped child: the pid is still its own
-  siginfo_t info{};
-  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(server), &info, WEXITED | WNOWAIT), 0);  // dead now
+  // Through a pidfd: the manager may reap the dead server at any moment (when it replaces a
+  // worker), and the pid is then free for reuse.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+  ASSERT_GE(pidfd, 0);
+  ASSERT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
+  pollfd dead{pidfd, POLLIN, 0};
+  ASSERT_EQ(::poll(&dead, 1, 30'000), 1);
+  ::close(pidfd);
   // Every result arrives, each within a bound (next(timeout) raises TimeoutError, not hang).
   for (int i = 1; i < 2000; ++i) ASSERT_EQ(it.next(30s), i * i) << "item " << i;
   EXPECT_EQ(it.next(30s), std::nullopt);

@@ -114,9 +114,12 @@ int kill_the_fork_server() {
   mp::forkserver::ensure_running();
   const int server = mp::detail::forkserver_pid();
   EXPECT_GT(server, 0);
-  EXPECT_EQ(::kill(server, SIGKILL), 0);  // our unreaped child: the pid is still its own
-  siginfo_t info{};
-  EXPECT_EQ(::waitid(P_PID, static_cast<id_t>(server), &info, WEXITED | WNOWAIT), 0);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+  EXPECT_GE(pidfd, 0);
+  EXPECT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
+  pollfd dead{pidfd, POLLIN, 0};
+  EXPECT_EQ(::poll(&dead, 1, 30'000), 1);
+  ::close(pidfd);
   return server;
 }
 
