@@ -250,16 +250,16 @@ void forward_sigterm(int) {
 void shutdown_at_exit() { forkserver_shutdown(); }
 
 // With c.mutex held: forgets the server, killing it first unless it is known to have ended,
-// and reaps it. `kill` false: the server was asked to end (its control socket closed) and
+// and reaps it. `force` false: the server was asked to end (its control socket closed) and
 // gets up to `grace` to do so first.
-void drop_server_locked(Client& c, bool kill, std::chrono::milliseconds grace = std::chrono::milliseconds(0)) {
+void drop_server_locked(Client& c, bool force, std::chrono::milliseconds grace = std::chrono::milliseconds(0)) {
   c.ctl.reset();
   if (c.pid == 0) return;
-  if (!kill && c.pidfd) {
+  if (!force && c.pidfd) {
     const int fd = c.pidfd.get();
-    kill = wait_readable(std::span<const int>(&fd, 1), std::chrono::duration_cast<Timeout>(grace)).empty();
+    force = wait_readable(std::span<const int>(&fd, 1), std::chrono::duration_cast<Timeout>(grace)).empty();
   }
-  if (kill) {
+  if (force) {
     // Through its pidfd: it is our child and unreaped, but say so in the code too.
     if (c.pidfd) {
       (void)::syscall(SYS_pidfd_send_signal, c.pidfd.get(), SIGKILL, nullptr, 0);

@@ -479,7 +479,17 @@ void PoolCore::on_ended(std::unique_ptr<PoolWorker>& slot) {
     try {
       slot = spawn_worker();
     } catch (...) {
-      fail_all(std::make_exception_ptr(ProcessError("cannot start a replacement worker: " + exception_message(std::current_exception()))));
+      // Fork failed, or the fork server did not answer (forkserver::set_start_timeout): the
+      // work waiting now fails. With no worker left, nothing could ever run later work either:
+      // the pool is broken, and every later task fails at once instead of waiting forever.
+      const bool none_left = std::all_of(m_workers.begin(), m_workers.end(), [](const auto& other) { return other->ended; });
+      auto e = std::make_exception_ptr(ProcessError(fmt::format("cannot start a replacement worker: {}{}", exception_message(std::current_exception()),
+                                                                none_left ? "; no worker is left: the pool is broken" : "")));
+      if (none_left) {
+        std::scoped_lock lock(m_mutex);
+        if (!m_broken) m_broken = e;
+      }
+      fail_all(e);
     }
   }
 }
