@@ -367,6 +367,24 @@ TEST(ForkServer, ChildrenOfAKilledForkServerRunOnAndJoinGetsTheirTrueExitStatus)
   EXPECT_NE(mp::detail::forkserver_pid(), server);
 }
 
+TEST(ForkServer, AStartRacingTheServersDeathGetsANewServer) {
+  for (int round = 0; round < 5; ++round) {
+    mp::forkserver::ensure_running();
+    const int server = mp::detail::forkserver_pid();
+    ASSERT_GT(server, 0);
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+    ASSERT_GE(pidfd, 0);
+    ASSERT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
+    // Not waiting for it to die: the start finds it alive, dying or dead, and must succeed.
+    mp::Process p = mp::get_context("forkserver").Process(exit_with, round);
+    p.start();
+    p.join(30s);
+    EXPECT_EQ(p.exitcode(), round);
+    EXPECT_NE(mp::detail::forkserver_pid(), server);
+    ::close(pidfd);
+  }
+}
+
 TEST(ForkServer, AChildWhoseReporterWasKilledIsWatchedThroughItsPidfd) {
   auto [from_child, to_parent] = mp::Pipe(false);
   auto [r, w] = mp::Pipe();
