@@ -479,7 +479,17 @@ void PoolCore::on_ended(std::unique_ptr<PoolWorker>& slot) {
     try {
       slot = spawn_worker();
     } catch (...) {
-      fail_all(std::make_exception_ptr(ProcessError("cannot start a replacement worker: " + exception_message(std::current_exception()))));
+      // Fork failed, or the fork server did not answer (forkserver::set_start_timeout): the
+      // work waiting now fails. With no worker left, nothing could ever run later work either:
+      // the pool is broken, and every later task fails at once instead of waiting forever.
+      const bool none_left = std::all_of(m_workers.begin(), m_workers.end(), [](const auto& other) { return other->ended; });
+      auto e = std::make_exception_ptr(ProcessError(fmt::format("cannot start a replacement worker: {}{}", exception_message(std::current_exception()),
+                                                                none_left ? "; no worker is left: the pool is broken" : "")));
+      if (none_left) {
+        std::scoped_lock lock(m_mutex);
+        if (!m_broken) m_broken = e;
+      }
+      fail_all(e);
     }
   }
 }
@@ -583,7 +593,10 @@ void PoolCore::manager() {
       const pollfd& c = fds[1 + 2 * i];
       const pollfd& s = fds[2 + 2 * i];
       if (c.fd >= 0 && (c.revents & (POLLIN | POLLHUP | POLLERR)) != 0) on_readable(*m_workers[i]);
-      if (s.fd >= 0 && s.revents != 0) on_ended(m_workers[i]);
+      // A sentinel fires when the worker's exit code can be read — or, for a forkserver
+      // worker whose reporter was killed, once (its descriptor then follows the worker's
+      // pidfd): is_alive() says which, without blocking.
+      if (s.fd >= 0 && s.revents != 0 && !m_workers[i]->process.is_alive()) on_ended(m_workers[i]);
     }
   }
   // terminate: kill the workers, fail what is unfinished.

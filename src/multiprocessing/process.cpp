@@ -9,8 +9,10 @@
 
 #include <fmt/core.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,20 +87,34 @@ void at_exit() {
   forkserver_shutdown();
 }
 
-// Called with data.mutex held: records the exit code if the child has ended.
+// Called with data.mutex held: records the exit code if the child has ended. Never blocks.
 void poll_exit(ProcessData& d) {
   if (d.exitcode || d.state != ProcessData::State::started || d.is_self || d.is_parent) return;
   if (d.via_server) {
-    int status = 0;
-    ssize_t n;
-    do {
-      n = ::read(d.sentinel.get(), &status, sizeof status);
-    } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(sizeof status)) {
-      d.exitcode = exitcode_from_status(status);
-    } else if (n == 0 && ::kill(d.pid, 0) != 0) {
-      d.exitcode = 255;  // the fork server died before it could report this child's status
+    if (!d.reporter_lost) {
+      int status = 0;
+      ssize_t n;
+      do {
+        n = ::recv(d.status.get(), &status, sizeof status, MSG_DONTWAIT);
+      } while (n < 0 && errno == EINTR);
+      if (n == static_cast<ssize_t>(sizeof status)) {
+        d.exitcode = exitcode_from_status(status);
+        return;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // still running
+      // EOF (or an error) without a status: the child's reporter died — killed by someone;
+      // the fork server's death does not touch it. From now on the child is watched through
+      // its pidfd, under the sentinel's descriptor number (someone may be polling it): the
+      // sentinel then becomes readable when the child ends, not at once and forever.
+      if (::dup3(d.pidfd.get(), d.status.get(), O_CLOEXEC) < 0) throw_os_error(errno, "dup3");
+      d.reporter_lost = true;
     }
+    pollfd p{d.pidfd.get(), POLLIN, 0};
+    int r;
+    do {
+      r = ::poll(&p, 1, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r > 0) d.exitcode = 255;  // it ended; its status went with its reporter (as Python's 255)
     return;
   }
   int status = 0;
@@ -112,6 +128,10 @@ void poll_exit(ProcessData& d) {
     d.exitcode = 255;  // reaped behind our back (a SIGCHLD handler set to SIG_IGN, waitpid(-1))
   }
 }
+
+// Called with data.mutex held: the descriptor that becomes readable when the child's exit code
+// can be read.
+int sentinel_fd(const ProcessData& d) { return d.via_server ? d.status.get() : d.pidfd.get(); }
 
 void forget_child(const std::shared_ptr<ProcessData>& d) {
   Globals* g = g_globals;
@@ -253,11 +273,12 @@ void Process::start() {
       throw_os_error(err, "pidfd_open");
     }
     d.pid = pid;
-    d.sentinel.reset(pidfd);
+    d.pidfd.reset(pidfd);
   } else {
     detail::ServerChild child = detail::forkserver_spawn(*d.target, d.name, d.identity, d.daemon);
     d.pid = child.pid;
-    d.sentinel = std::move(child.status);
+    d.pidfd = std::move(child.pidfd);
+    d.status = std::move(child.status);
     d.via_server = true;
   }
   d.start_method = method;
@@ -275,19 +296,22 @@ void Process::start() {
 void Process::join(std::optional<Timeout> timeout) {
   ProcessData& d = *m_data;
   const auto deadline = timeout ? concur::detail::deadline_after(*timeout) : std::chrono::steady_clock::time_point::max();
-  int fd;
   {
     std::scoped_lock lock(d.mutex);
     if (d.is_self || d.is_parent) throw RuntimeError("can only join a child process");
     if (d.state == ProcessData::State::created) throw RuntimeError("can only join a started process");
     if (d.state == ProcessData::State::closed) throw ValueError("process object is closed");
-    fd = d.sentinel.get();
   }
+  // Each round waits on the sentinel, which becomes readable only when the exit code can be
+  // read (poll_exit then records it) — never a busy loop. The descriptor stays open while we
+  // wait: close() refuses a process that has not ended.
   for (;;) {
+    int fd;
     {
       std::scoped_lock lock(d.mutex);
       detail::poll_exit(d);
       if (d.exitcode) break;
+      fd = detail::sentinel_fd(d);
     }
     std::optional<Timeout> left;
     if (timeout) {
@@ -332,11 +356,10 @@ void send_signal(ProcessData& d, int sig) {
   if (d.is_self || d.is_parent || d.state != ProcessData::State::started) return;
   detail::poll_exit(d);
   if (d.exitcode) return;
-  if (!d.via_server) {
-    // A pidfd names this very child even if its pid were reused: no race.
-    if (detail::pidfd_send_signal(d.sentinel.get(), sig) == 0 || errno == ESRCH) return;
-  }
-  if (::kill(d.pid, sig) < 0 && errno != ESRCH) throw_os_error(errno, "kill");
+  // Through the pidfd, never by pid: a pidfd names this very process, so a signal can never
+  // reach another one that reused its pid once it was reaped (then the call fails with ESRCH
+  // and nothing is sent).
+  if (detail::pidfd_send_signal(d.pidfd.get(), sig) < 0 && errno != ESRCH) throw_os_error(errno, "pidfd_send_signal");
 }
 }  // namespace
 
@@ -346,8 +369,8 @@ void Process::kill() { send_signal(*m_data, SIGKILL); }
 int Process::sentinel() const {
   std::scoped_lock lock(m_data->mutex);
   if (m_data->state == ProcessData::State::created) throw ValueError("process not started");
-  if (m_data->state == ProcessData::State::closed || !m_data->sentinel) throw ValueError("process object is closed");
-  return m_data->sentinel.get();
+  if (m_data->state == ProcessData::State::closed || detail::sentinel_fd(*m_data) < 0) throw ValueError("process object is closed");
+  return detail::sentinel_fd(*m_data);
 }
 
 void Process::close() {
@@ -358,7 +381,8 @@ void Process::close() {
       if (!m_data->exitcode) throw ValueError("Cannot close a process while it is still running. You should first call join() or terminate().");
     }
     if (m_data->is_self || m_data->is_parent) return;
-    m_data->sentinel.reset();
+    m_data->pidfd.reset();
+    m_data->status.reset();
     m_data->target.reset();
     m_data->state = ProcessData::State::closed;
   }

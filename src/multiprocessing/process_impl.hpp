@@ -27,8 +27,12 @@ struct ProcessData {
   std::optional<ProcessTarget> target;  // set while created
   State state = State::created;
   int pid = 0;                     // > 0 once started
-  UniqueFd sentinel;               // pidfd (fork) or status pipe (forkserver); empty once closed
-  bool via_server = false;         // child of the fork server: status comes through `sentinel`
+  UniqueFd pidfd;                  // names the child itself (signals go through it); empty once closed
+  // Forkserver children only: the status socket (its reporter sends the wait status there;
+  // readable then, or at EOF if the reporter died). The sentinel. Empty once closed.
+  UniqueFd status;
+  bool via_server = false;         // child of the fork server: its status comes through `status`
+  bool reporter_lost = false;      // `status` hit EOF without a status; it now holds a dup of `pidfd`
   std::optional<int> exitcode;     // once the child was reaped
   bool is_self = false;            // the handle of current_process()
   bool is_parent = false;          // the handle of parent_process()
@@ -40,9 +44,11 @@ struct ProcessData {
 [[noreturn]] void run_child(const ProcessTarget& target, const std::string& name, const std::string& identity,
                             bool daemon, int parent_pid, const std::string& parent_name);
 
-/// The child's pid and the read end of the pipe where the server writes its wait status.
+/// A child of the fork server: its pid, a pidfd of it, and the parent's end of its status
+/// socket, where its reporter sends its wait status (see forkserver.cpp).
 struct ServerChild {
   int pid = 0;
+  UniqueFd pidfd;
   UniqueFd status;
 };
 /// Asks the fork server (started if needed) to fork a child running `target`.

@@ -16,7 +16,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -762,6 +765,75 @@ TEST(PoolProcesses, TheDefaultIsTheNumberOfCpusThisProcessMayRunOn) {
   EXPECT_LE(mp::process_cpu_count(), mp::cpu_count());
   mp::Pool pool({.start_method = "fork"});
   EXPECT_EQ(pool.processes(), mp::process_cpu_count());
+}
+
+TEST(PoolForkServer, AKilledForkServerLosesNoTaskAndThePoolGoesOnWithANewOne) {
+  mp::forkserver::ensure_running();
+  // Workers are replaced every 250 tasks: after the kill, their replacements need a new
+  // fork server.
+  mp::Pool pool({.processes = 2, .maxtasksperchild = 250, .start_method = "forkserver"});
+  auto it = pool.imap(square, numbers(0, 2000));
+  EXPECT_EQ(it.next(30s), 0);
+  const int server = mp::detail::forkserver_pid();
+  ASSERT_GT(server, 0);
+  // Through a pidfd: the manager may reap the dead server at any moment (when it replaces a
+  // worker), and the pid is then free for reuse.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+  ASSERT_GE(pidfd, 0);
+  ASSERT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
+  pollfd dead{pidfd, POLLIN, 0};
+  ASSERT_EQ(::poll(&dead, 1, 30'000), 1);
+  ::close(pidfd);
+  // Every result arrives, each within a bound (next(timeout) raises TimeoutError, not hang).
+  for (int i = 1; i < 2000; ++i) ASSERT_EQ(it.next(30s), i * i) << "item " << i;
+  EXPECT_EQ(it.next(30s), std::nullopt);
+  const int replacement = mp::detail::forkserver_pid();
+  EXPECT_GT(replacement, 0);
+  EXPECT_NE(replacement, server);
+  const auto again = pool.map(square, numbers(0, 600), 1);
+  ASSERT_EQ(again.size(), 600U);
+  for (int i = 0; i < 600; ++i) EXPECT_EQ(again[static_cast<std::size_t>(i)], i * i);
+  pool.close();
+  pool.join();
+}
+
+TEST(PoolForkServer, WhenNoWorkerCanBeStartedThePoolBreaksInsteadOfHanging) {
+  mp::forkserver::ensure_running();
+  // One worker, replaced after each task: the replacement needs the fork server, stopped here.
+  mp::Pool pool({.processes = 1, .maxtasksperchild = 1, .start_method = "forkserver"});
+  const int server = mp::detail::forkserver_pid();
+  ASSERT_GT(server, 0);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+  ASSERT_GE(pidfd, 0);
+  struct Cleanup {
+    int pidfd;
+    ~Cleanup() {
+      (void)::syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, nullptr, 0);
+      ::close(pidfd);
+      mp::forkserver::set_start_timeout(20s);
+    }
+  } cleanup{pidfd};
+  mp::forkserver::set_start_timeout(200ms);
+  ASSERT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGSTOP, nullptr, 0), 0);
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(server), &info, WSTOPPED | WNOWAIT), 0);  // stopped now
+
+  auto results = pool.map_async(square, numbers(0, 5), 1);
+  try {
+    (void)results.get(60s);
+    ADD_FAILURE() << "the map succeeded without workers";
+  } catch (const concur::ProcessError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cannot start a replacement worker"), std::string::npos) << what;
+    EXPECT_NE(what.find("the pool is broken"), std::string::npos) << what;
+  }
+  EXPECT_THROW(pool.apply(square, 1), concur::ProcessError);  // at once: no worker will come
+  pollfd dead{pidfd, POLLIN, 0};
+  EXPECT_EQ(::poll(&dead, 1, 0), 1);  // the stopped server was killed
+  pool.close();
+  pool.join();
+  mp::forkserver::set_start_timeout(20s);
+  mp::forkserver::ensure_running();  // as the other tests expect
 }
 
 TEST(PoolChunksize, TheDefaultIsPythons) {

@@ -10,6 +10,9 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -83,6 +86,41 @@ void start_daemon_and_return(mp::Connection out, mp::Connection hold) {
   mp::Process p(mp::ProcessOptions{.daemon = true}, wait_for_message, std::move(hold));
   p.start();
   out.send(p.pid().value());
+}
+
+void exit_after_message(mp::Connection in, int code) {
+  try {
+    (void)in.recv<int>();
+  } catch (const concur::EOFError&) {
+  }
+  ::_exit(code);
+}
+
+void report_parent_then_exit(mp::Connection out, mp::Connection in, int code) {
+  out.send(static_cast<int>(::getppid()));
+  exit_after_message(std::move(in), code);
+}
+
+/// CPU time used by this process so far (all threads).
+std::chrono::nanoseconds process_cpu_time() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+/// Kills the running fork server (our child) and waits until it is dead, leaving it to be
+/// reaped by the next start. Returns its pid.
+int kill_the_fork_server() {
+  mp::forkserver::ensure_running();
+  const int server = mp::detail::forkserver_pid();
+  EXPECT_GT(server, 0);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+  EXPECT_GE(pidfd, 0);
+  EXPECT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
+  pollfd dead{pidfd, POLLIN, 0};
+  EXPECT_EQ(::poll(&dead, 1, 30'000), 1);
+  ::close(pidfd);
+  return server;
 }
 
 std::mutex g_held_by_a_parent_thread;
@@ -266,6 +304,20 @@ TEST_P(ProcessTest, DaemonicChildrenEndWhenTheirParentExits) {
   EXPECT_NE(::kill(grandchild, 0), 0);
 }
 
+TEST_P(ProcessTest, KillAndTerminateAfterTheChildEndedSendNothing) {
+  mp::Process p = ctx().Process(exit_with, 3);
+  p.start();
+  pollfd pfd{p.sentinel(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 30'000), 1);  // ended (fork: not reaped yet; forkserver: reaped by its reporter)
+  p.kill();
+  p.terminate();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 3);
+  p.kill();  // reaped: its pid may name another process by now
+  p.terminate();
+  EXPECT_EQ(p.exitcode(), 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(StartMethods, ProcessTest, testing::Values("fork", "forkserver"),
                          [](const testing::TestParamInfo<std::string>& info) { return info.param; });
 
@@ -277,6 +329,132 @@ TEST(ForkServer, ChildrenDoNotInheritLocksHeldByOtherThreadsOfTheParent) {
   EXPECT_TRUE(r.recv<bool>());  // the server was forked before the lock was taken
   p.join();
   EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(ForkServer, ChildrenOfAKilledForkServerRunOnAndJoinGetsTheirTrueExitStatus) {
+  auto [r1, w1] = mp::Pipe();
+  auto [r2, w2] = mp::Pipe();
+  mp::Process exits = mp::get_context("forkserver").Process(exit_after_message, std::move(r1), 7);
+  mp::Process killed = mp::get_context("forkserver").Process(exit_after_message, std::move(r2), 0);
+  exits.start();
+  killed.start();
+  const int server = kill_the_fork_server();
+
+  // join(timeout) on a child that still runs waits without spinning: a busy loop would use
+  // about as much CPU as wall time.
+  const auto cpu = process_cpu_time();
+  const auto wall = std::chrono::steady_clock::now();
+  exits.join(500ms);
+  const auto used = process_cpu_time() - cpu;
+  const auto waited = std::chrono::steady_clock::now() - wall;
+  EXPECT_GE(waited, 450ms);
+  EXPECT_LT(used, waited / 10) << "join used " << used.count() << " ns of CPU in " << waited.count() << " ns";
+  EXPECT_TRUE(exits.is_alive());
+  EXPECT_FALSE(exits.exitcode().has_value());
+
+  w1.send(1);
+  exits.join(30s);
+  EXPECT_EQ(exits.exitcode(), 7);
+  killed.kill();
+  killed.join(30s);
+  EXPECT_EQ(killed.exitcode(), -SIGKILL);
+
+  // The next start has a new server.
+  mp::Process next = mp::get_context("forkserver").Process(exit_with, 5);
+  next.start();
+  next.join(30s);
+  EXPECT_EQ(next.exitcode(), 5);
+  EXPECT_NE(mp::detail::forkserver_pid(), server);
+}
+
+TEST(ForkServer, AStartRacingTheServersDeathGetsANewServer) {
+  for (int round = 0; round < 5; ++round) {
+    mp::forkserver::ensure_running();
+    const int server = mp::detail::forkserver_pid();
+    ASSERT_GT(server, 0);
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+    ASSERT_GE(pidfd, 0);
+    ASSERT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
+    // Not waiting for it to die: the start finds it alive, dying or dead, and must succeed.
+    mp::Process p = mp::get_context("forkserver").Process(exit_with, round);
+    p.start();
+    p.join(30s);
+    EXPECT_EQ(p.exitcode(), round);
+    EXPECT_NE(mp::detail::forkserver_pid(), server);
+    ::close(pidfd);
+  }
+}
+
+TEST(ForkServer, AChildWhoseReporterWasKilledIsWatchedThroughItsPidfd) {
+  auto [from_child, to_parent] = mp::Pipe(false);
+  auto [r, w] = mp::Pipe();
+  mp::Process p = mp::get_context("forkserver").Process(report_parent_then_exit, std::move(to_parent), std::move(r), 0);
+  p.start();
+  const int reporter = from_child.recv<int>();
+  ASSERT_NE(reporter, static_cast<int>(::getpid()));
+  ASSERT_EQ(::kill(reporter, SIGKILL), 0);  // it lives while its child does: the pid is its own
+
+  // The sentinel fires once (the status socket's EOF) while the child still runs; from then
+  // on it follows the child's pidfd, so waiting on it does not spin.
+  pollfd pfd{p.sentinel(), POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 30'000), 1);
+  EXPECT_TRUE(p.is_alive());
+  EXPECT_EQ(::poll(&pfd, 1, 0), 0);
+  const auto cpu = process_cpu_time();
+  const auto wall = std::chrono::steady_clock::now();
+  p.join(300ms);
+  const auto used = process_cpu_time() - cpu;
+  EXPECT_LT(used, (std::chrono::steady_clock::now() - wall) / 10);
+  EXPECT_TRUE(p.is_alive());
+
+  w.send(1);
+  p.join(30s);
+  EXPECT_EQ(p.exitcode(), 255);  // ended; its status went with its reporter
+}
+
+TEST(ForkServer, AStoppedForkServerMakesStartFailWithinItsBound) {
+  mp::forkserver::ensure_running();
+  const int server = mp::detail::forkserver_pid();
+  ASSERT_GT(server, 0);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+  ASSERT_GE(pidfd, 0);
+  struct Cleanup {
+    int pidfd;
+    ~Cleanup() {
+      // Whatever happened above, the server is not left stopped.
+      (void)::syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, nullptr, 0);
+      ::close(pidfd);
+      mp::forkserver::set_start_timeout(20s);
+    }
+  } cleanup{pidfd};
+  ASSERT_EQ(::kill(server, SIGSTOP), 0);
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(server), &info, WSTOPPED | WNOWAIT), 0);  // it is stopped now
+
+  mp::forkserver::set_start_timeout(300ms);
+  mp::Process p = mp::get_context("forkserver").Process(exit_with, 0);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    p.start();
+    ADD_FAILURE() << "start() succeeded with a stopped fork server";
+  } catch (const concur::ProcessError& e) {
+    EXPECT_NE(std::string(e.what()).find("did not start the process within 300 ms"), std::string::npos) << e.what();
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 290ms);
+  EXPECT_LT(took, 20s);
+  EXPECT_FALSE(p.pid().has_value());
+
+  // The stopped server was killed and reaped; the next start has a new one.
+  pollfd pfd{pidfd, POLLIN, 0};
+  EXPECT_EQ(::poll(&pfd, 1, 0), 1);
+  EXPECT_NE(::waitid(P_PID, static_cast<id_t>(server), &info, WEXITED | WNOHANG), 0);  // not our child any more
+  mp::forkserver::set_start_timeout(20s);
+  mp::Process next = mp::get_context("forkserver").Process(exit_with, 4);
+  next.start();
+  next.join(30s);
+  EXPECT_EQ(next.exitcode(), 4);
+  EXPECT_THROW(mp::forkserver::set_start_timeout(0s), concur::ValueError);
 }
 
 TEST(StartMethods, ContextsNameTheirMethodAndUnknownMethodsAreValueError) {

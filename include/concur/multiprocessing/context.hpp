@@ -19,7 +19,13 @@
 //                 socket. Safe from a parent that runs threads. The server keeps no
 //                 descriptor of the parent but its control socket; it ends when the parent's
 //                 end of that socket closes (parent exit or crash), terminating daemonic
-//                 children it started.
+//                 children it started. Each child has a small reporter process of its own
+//                 (a fork of the server) that waits for it and reports its exit status, so
+//                 children outlive a server that dies (killed, out of memory) and still
+//                 report their true exit code; the next start() starts a new server. A
+//                 server that does not answer within forkserver::set_start_timeout (20 s by
+//                 default: stopped by SIGSTOP, wedged) is killed and start() raises
+//                 ProcessError, where Python's start() would block forever.
 //
 // "spawn" (a fresh interpreter) has no C++ counterpart: a fresh program would have to be told
 // which function to run by name, and C++ has no such registry. It is refused with ValueError.
@@ -33,6 +39,7 @@
 #include <concur/multiprocessing/connection.hpp>
 #include <concur/multiprocessing/pool.hpp>
 #include <concur/multiprocessing/process.hpp>
+#include <concur/timeout.hpp>
 
 #include <optional>
 #include <string>
@@ -88,6 +95,17 @@ namespace forkserver {
 /// Starts the fork server if it is not running (Python: multiprocessing.forkserver
 /// .ensure_running). Call it at the top of main, before any thread exists. OSError on failure.
 void ensure_running();
+/// How long start() waits for the fork server to fork a child before it gives up (default
+/// 20 s; a healthy server answers in well under a millisecond, a loaded machine may need
+/// more). On expiry the server is killed, start() raises ProcessError, and the next start()
+/// starts a new server. Also the time a server gets to end at exit before it is killed.
+/// ValueError unless positive. Not in Python, whose start() waits forever.
+void set_start_timeout(Timeout timeout);
 }  // namespace forkserver
+
+namespace detail {
+/// Internal (tests): the running fork server's pid; 0 when none runs.
+int forkserver_pid();
+}  // namespace detail
 
 }  // namespace concur::multiprocessing

@@ -27,7 +27,10 @@
 // started are re-queued. (A worker sends each result before it starts its next task; only a
 // worker killed in the instant between finishing a task and sending its result makes that
 // task run again.) A worker whose initializer fails or crashes breaks the pool: every pending
-// and later task fails with ProcessError (Python's Pool would restart it forever).
+// and later task fails with ProcessError (Python's Pool would restart it forever). So does a
+// replacement worker that cannot be started when no worker is left. Under "forkserver", the
+// fork server's death costs nothing: the workers run on, and replacements come from a new
+// server (Python's pool hangs).
 //
 // Exceptions: an exception thrown by the function in a worker comes back as its own type when
 // that type is registered (register_exception<E>(); <stdexcept> types and concur's common

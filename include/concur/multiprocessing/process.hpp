@@ -22,6 +22,9 @@
 // Start methods (context.hpp): "fork" (the default, as on Linux before Python 3.14) forks the
 // calling process; "forkserver" asks the fork server — a single-threaded fork of this
 // program, started once — to fork the child. See context.hpp and docs/multiprocessing.md.
+// A forkserver child's exit status comes from a reporter process of its own, so it stays
+// true if the fork server dies (Python's reads 255 then); only if someone kills that
+// reporter is the status lost, and exitcode() reads 255 once the child ended.
 //
 // Lifetime: Process is a copyable handle to one child (copies refer to the same process, as
 // Python references do). A started child that is never joined is reaped by active_children()
@@ -138,10 +141,11 @@ class Process {
       : Process(std::move(options), detail::make_target(fn, std::forward<Args>(args)...)) {}
 
   /// Starts the child. Throws RuntimeError when started twice, OSError when fork fails,
-  /// ValueError for an unknown start method.
+  /// ValueError for an unknown start method, ProcessError when the fork server does not
+  /// answer within forkserver::set_start_timeout (context.hpp).
   void start();
-  /// Waits until the child ends, or `timeout` elapsed (then check is_alive()). Throws
-  /// RuntimeError when not started or when a process joins itself.
+  /// Waits until the child ends, or `timeout` elapsed (then check is_alive()), sleeping in
+  /// poll(). Throws RuntimeError when not started or when a process joins itself.
   void join(std::optional<Timeout> timeout = std::nullopt);
   /// Whether the child has started and not yet ended.
   [[nodiscard]] bool is_alive() const;
@@ -150,9 +154,10 @@ class Process {
   /// The child's pid; nullopt before start.
   [[nodiscard]] std::optional<int> pid() const;
   [[nodiscard]] std::optional<int> ident() const { return pid(); }
-  /// Sends SIGTERM (no effect once it ended).
+  /// Sends SIGTERM (no effect once it ended). Signals go through a pidfd: never to another
+  /// process that reused the pid of a reaped child.
   void terminate();
-  /// Sends SIGKILL (no effect once it ended).
+  /// Sends SIGKILL (no effect once it ended), as terminate().
   void kill();
   /// A descriptor that becomes readable when the child ends (for poll/select on several).
   /// Throws ValueError before start.
