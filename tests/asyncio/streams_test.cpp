@@ -641,6 +641,28 @@ TEST_F(Streams, DrainAfterCloseOrAbortRaisesConnectionResetError) {
   }());
 }
 
+// A deliberate difference (streams.hpp): a drain() waiting when abort() drops the queued data
+// raises ConnectionResetError (Python's returns).
+TEST_F(Streams, ADrainWaitingWhenTheWriterAbortsRaisesConnectionResetError) {
+  asyncio::Event release;  // outlives the loop's tasks
+  asyncio::run([&]() -> Task<void> {
+    asyncio::Server server = co_await asyncio::start_server(
+        [&](StreamReader, StreamWriter) -> Task<void> { co_await release.wait(); },  // never reads
+        "127.0.0.1", 0);
+    auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port());
+    writer.write(std::string(std::size_t{16} << 20, 'z'));  // 16 MiB: more than the kernel buffers take
+    EXPECT_GT(writer.get_write_buffer_size(), 64u * 1024);
+    auto draining = asyncio::create_task([](StreamWriter w) -> Task<void> { co_await w.drain(); }(writer));
+    co_await asyncio::sleep(0s);  // it now waits for the queue to go down
+    EXPECT_FALSE(draining.done());
+    writer.abort();
+    EXPECT_THROW(co_await draining, concur::ConnectionResetError);
+    release.set();
+    server.close();
+    co_await server.wait_closed();
+  }());
+}
+
 TEST_F(Streams, ServeForeverReturnsWhenTheServerIsClosedAndWaitClosedWaitsForClients) {
   asyncio::run([]() -> Task<void> {
     asyncio::Event connected;

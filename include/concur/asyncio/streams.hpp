@@ -254,7 +254,9 @@ class StreamWriter {
   /// lost") or the write error if the connection was lost or closed: after close() with
   /// nothing left to send, or after abort(), it waits for the close to finish and raises
   /// ConnectionResetError (Python's drain() after close()); while close() still sends queued
-  /// data it returns as it would before close().
+  /// data it returns as it would before close(). Unlike Python, a drain() already waiting
+  /// when abort() drops the queued data raises ConnectionResetError too (Python's returns,
+  /// although that data was never sent).
   detail::StreamAwaiter<detail::StreamOp::drain> drain() const { return detail::StreamAwaiter<detail::StreamOp::drain>(*transport()); }
   /// True: TCP and Unix-domain streams can half-close.
   [[nodiscard]] bool can_write_eof() const noexcept { return true; }
