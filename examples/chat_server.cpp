@@ -49,7 +49,7 @@ class ChatRoom {
       }
     } catch (const concur::ConnectionError&) {
       // the client vanished
-    } catch (const concur::asyncio::LimitOverrunError&) {
+    } catch (const concur::ValueError&) {  // readline(): a line longer than the reader's limit
       writer.write("line too long, bye\n");
     }
     m_members.erase(id);

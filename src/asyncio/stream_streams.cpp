@@ -80,6 +80,13 @@ Task<std::string> readline_impl(std::shared_ptr<StreamTransport> t) {
     co_return co_await readuntil_impl(t, "\n");
   } catch (const IncompleteReadError& e) {
     co_return e.partial();  // the last line without "\n", or "" at EOF
+  } catch (const LimitOverrunError& e) {
+    // Python's readline(): the over-long line is dropped, up to and including its "\n" if it
+    // arrived, else everything buffered, so that the next readline() makes progress.
+    const std::string_view buf = t->buffered();
+    const std::size_t end = e.consumed() < buf.size() && buf[e.consumed()] == '\n' ? e.consumed() + 1 : buf.size();
+    t->consume(end);
+    throw ValueError(e.what());
   }
 }
 

@@ -382,7 +382,12 @@ bool StreamTransport::ready(StreamOp op) const noexcept {
     case StreamOp::data:
       return m_eof || m_error != 0;
     case StreamOp::drain:
-      return m_error != 0 || m_state == State::closed || write_buffer_size() <= m_high;
+      // Once close() or abort() tears the handle down, drain() waits for the close to finish
+      // and raises ConnectionResetError, as Python's drain() does after its sleep(0) (the
+      // transport's connection_lost() has run by then).
+      if (m_error != 0) return true;
+      if (m_state == State::closing && uv_is_closing(&m_handle.handle)) return false;
+      return m_state == State::closed || write_buffer_size() <= m_high;
     case StreamOp::closed:
       return m_state == State::closed;
   }

@@ -48,6 +48,9 @@ bool PromiseBase::cancel(std::string message) {
     throw InvalidStateError("cancel(): this coroutine is not a task (pass it to create_task() first)");
   }
   m_log_exception = false;
+  // gather()'s task: Python's _GatheringFuture.cancel(), which cancels the children, refuses
+  // once they are all done (bpo-26923) and keeps no count of its own.
+  if (m_extra && m_extra->cancel_override) return m_extra->cancel_override->cancel_instead(message);
   ++m_num_cancels_requested;
   if (!message.empty() || (m_extra && !m_extra->cancel_message.empty())) {
     if (!m_extra) m_extra = std::make_unique<TaskExtra>();
@@ -58,6 +61,11 @@ bool PromiseBase::cancel(std::string message) {
   if (m_waiter != nullptr && m_waiter->cancel()) return true;
   m_must_cancel = true;
   return true;
+}
+
+void PromiseBase::set_cancel_override(std::unique_ptr<CancelOverride> o) {
+  if (!m_extra) m_extra = std::make_unique<TaskExtra>();
+  m_extra->cancel_override = std::move(o);
 }
 
 std::string PromiseBase::name() const {

@@ -170,7 +170,16 @@ Task<void> TaskGroup::join(std::exception_ptr body_exception) {
   }
   if (propagate_cancellation && m_errors.empty()) std::rethrow_exception(propagate_cancellation);
   if (body_exception && !is_cancelled_error(body_exception)) m_errors.push_back(body_exception);
-  if (!m_errors.empty()) throw ExceptionGroup("unhandled errors in a TaskGroup", std::exchange(m_errors, {}));
+  if (m_errors.empty()) co_return;
+  // The errors win over a cancellation from outside the group (a shutdown, an enclosing
+  // timeout), but that cancellation must not be lost: uncancel() and cancel() again, as
+  // Python does, so that the caller who handles the group gets CancelledError at its next
+  // suspension and cancelling() keeps its count.
+  if (m_parent->m_num_cancels_requested > 0) {
+    m_parent->uncancel();
+    m_parent->cancel({});
+  }
+  throw ExceptionGroup("unhandled errors in a TaskGroup", std::exchange(m_errors, {}));
 }
 
 }  // namespace concur::asyncio

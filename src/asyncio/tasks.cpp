@@ -21,12 +21,17 @@ std::int64_t deadline_after_ns(Timeout delay) noexcept {
 
 GatherWaiter::GatherWaiter(std::vector<PromiseBase*> children, bool fail_fast)
     : m_children(std::move(children)), m_links(m_children.size()), m_fail_fast(fail_fast) {
-  for (PromiseBase* child : m_children) {
-    if (!child->is_done()) {
-      ++m_pending;
-    } else if (m_fail_fast && child->m_exception && m_failed == nullptr) {
-      m_failed = child;
+  for (std::size_t i = 0; i < m_children.size(); ++i) {
+    PromiseBase* child = m_children[i];
+    if (child->is_done()) {
+      if (m_fail_fast && child->m_exception && m_failed == nullptr) m_failed = child;
+      continue;
     }
+    ++m_pending;
+    Child& link = m_links[i];
+    link.m_owner = this;
+    link.m_notify = &on_child_done;
+    child->add_done_link(&link);
   }
 }
 
@@ -36,8 +41,11 @@ GatherWaiter::~GatherWaiter() {
   }
   // Python's gather retrieves every child's exception, even after it has propagated the first
   // one: none of them is reported as "never retrieved". (Nothing to do when every child
-  // finished and the gathering coroutine took the outcomes.)
+  // finished and the gathering coroutine took the outcomes, or when the gather was never
+  // awaited: then the children report their own exceptions, as Python reports its gathering
+  // future's.)
   if (m_pending == 0 && m_failed == nullptr && !m_cancel_requested) return;
+  if (!m_woken && m_root == nullptr) return;
   for (PromiseBase* child : m_children) {
     if (child->is_done()) {
       child->m_log_exception = false;
@@ -47,46 +55,50 @@ GatherWaiter::~GatherWaiter() {
   }
 }
 
-void GatherWaiter::link_children() noexcept {
-  for (std::size_t i = 0; i < m_children.size(); ++i) {
-    if (m_children[i]->is_done()) continue;
-    Child& link = m_links[i];
-    link.m_owner = this;
-    link.m_notify = &on_child_done;
-    m_children[i]->add_done_link(&link);
-  }
-}
-
 void GatherWaiter::on_child_done(DoneLink* link, PromiseBase& child) noexcept {
   GatherWaiter& self = *static_cast<Child*>(link)->m_owner;
   --self.m_pending;
-  if (self.m_woken) return;
-  if (self.m_fail_fast && child.m_exception) {
-    self.m_failed = &child;
-  } else if (self.m_pending != 0) {
+  if (self.m_woken) {
+    child.m_log_exception = false;  // the gather's result is decided: retrieved, as Python does
     return;
   }
+  if (self.m_fail_fast && child.m_exception && self.m_failed == nullptr) self.m_failed = &child;
+  if (self.m_failed == nullptr && self.m_pending != 0) return;
+  if (self.m_root == nullptr) return;  // not awaited yet: await_ready() will see it
   self.m_woken = true;
   self.m_root->wake();
 }
 
 void GatherWaiter::await_resume() {
-  if (m_root != nullptr) m_root->resume_point(m_cancel_requested);
+  m_woken = true;
+  if (m_root != nullptr) m_root->resume_point(false);  // the awaiting task's own cancellation
+  if (m_cancel_requested) throw CancelledError(m_cancel_message);
   if (m_failed != nullptr) {
     m_failed->m_log_exception = false;
     std::rethrow_exception(m_failed->m_exception);
   }
 }
 
-bool GatherWaiter::cancel() noexcept {
+bool GatherWaiter::cancel() noexcept { return cancel_instead(m_root->cancel_message()); }
+
+bool GatherWaiter::cancel_instead(const std::string& message) noexcept {
+  // Python's gathering future is done as soon as its outcome is known (the first failure with
+  // fail_fast): cancel() returns false from then on and the remaining children run on.
+  if (m_woken || m_failed != nullptr) return false;
   bool any = false;
   for (PromiseBase* child : m_children) {
     try {
-      if (!child->is_done() && child->cancel(m_root->cancel_message())) any = true;
+      if (!child->is_done() && child->cancel(message)) any = true;
     } catch (...) {
     }
   }
-  if (any) m_cancel_requested = true;
+  if (any && !m_cancel_requested) {
+    m_cancel_requested = true;
+    try {
+      m_cancel_message = message;
+    } catch (...) {  // the message is lost, not the cancellation
+    }
+  }
   return any;
 }
 

@@ -2,6 +2,8 @@
 // TimeoutScope: Python's asyncio.Timeout state machine.
 #include "concur/asyncio/timeouts.hpp"
 
+#include <fmt/core.h>
+
 #include <cassert>
 
 namespace concur::asyncio {
@@ -24,16 +26,37 @@ void TimeoutScope::enter() {
   reschedule(m_when);
 }
 
+namespace {
+/// Python's names of the states, as its messages show them.
+const char* state_name(TimeoutScope::State state) noexcept {
+  switch (state) {
+    case TimeoutScope::State::created: return "created";
+    case TimeoutScope::State::entered: return "active";
+    case TimeoutScope::State::expiring: return "expiring";
+    case TimeoutScope::State::expired: return "expired";
+    case TimeoutScope::State::exited: return "finished";
+  }
+  return "unknown";
+}
+}  // namespace
+
 void TimeoutScope::reschedule(std::optional<double> when) {
   if (m_state != State::entered) {
     if (m_state == State::created) throw RuntimeError("Timeout has not been entered");
-    throw RuntimeError("Cannot change state of a Timeout that expired or exited");
+    throw RuntimeError(fmt::format("Cannot change state of {} Timeout", state_name(m_state)));
   }
   m_when = when;
   m_handle.cancel();
   m_handle = {};
-  // A deadline already past fires at the next iteration.
-  if (when.has_value()) m_handle = get_running_loop().call_at(*when, [this] { on_timeout(); });
+  if (!when.has_value()) return;
+  EventLoop& loop = get_running_loop();
+  if (*when <= loop.time()) {
+    // Already due: expire before the block's next step, whatever the timers' resolution
+    // (a timer would fire at the earliest when its clock tick ends).
+    m_handle = loop.call_soon([this] { on_timeout(); });
+  } else {
+    m_handle = loop.call_at(*when, [this] { on_timeout(); });
+  }
 }
 
 void TimeoutScope::on_timeout() noexcept {

@@ -107,7 +107,14 @@ TEST_F(Streams, ReassemblesLinesSplitAcrossWritesAndSplitsLinesSentTogether) {
   }());
 }
 
-TEST_F(Streams, ReadlineOverTheLimitRaisesLimitOverrunErrorAndLosesNothing) {
+/// Waits until `n` bytes are buffered (the peer sends at least that many before it closes).
+Task<void> wait_buffered(const StreamReader& reader, std::size_t n) {
+  while (reader.buffered().size() < n) co_await reader.wait_for_data();
+}
+
+// Python's readline(): the over-long line is consumed up to and including its "\n" and
+// ValueError is raised, so that the next readline() returns the next line.
+TEST_F(Streams, ReadlineOverTheLimitRaisesValueErrorAndTheNextReadlineReturnsTheNextLine) {
   asyncio::run([]() -> Task<void> {
     const std::string longline(100, 'x');
     asyncio::Server server = co_await asyncio::start_server(
@@ -119,17 +126,71 @@ TEST_F(Streams, ReadlineOverTheLimitRaisesLimitOverrunErrorAndLosesNothing) {
         "127.0.0.1", 0);
     auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port(), {.limit = 32});
     EXPECT_EQ(reader.limit(), 32u);
-    bool overrun = false;
+    co_await wait_buffered(reader, longline.size() + 7);  // the whole line is there: no chunking involved
     try {
       co_await reader.readline();
-    } catch (const concur::asyncio::LimitOverrunError& e) {
-      overrun = true;
-      EXPECT_GT(e.consumed(), 0u);
+      ADD_FAILURE() << "readline() of a line over the limit must raise";
+    } catch (const concur::ValueError& e) {
+      EXPECT_STREQ(e.what(), "Separator is found, but chunk is longer than limit");
     }
-    EXPECT_TRUE(overrun);
-    // The data is still there: read it in pieces.
-    std::string got = co_await reader.readexactly(100);
-    EXPECT_EQ(got, longline);
+    EXPECT_EQ(reader.buffered(), "short\n");
+    EXPECT_EQ(co_await reader.readline(), "short\n");
+    EXPECT_EQ(co_await reader.readline(), "");
+    writer.close();
+    server.close();
+    co_await server.wait_closed();
+  }());
+}
+
+// When the "\n" has not arrived, readline() drops everything buffered (Python clears its
+// buffer): the rest of the line then comes as the next line.
+TEST_F(Streams, ReadlineOverTheLimitWithoutItsNewlineDropsTheBufferAndGoesOn) {
+  asyncio::Event tail_wanted;  // outlives the loop's tasks
+  asyncio::run([&]() -> Task<void> {
+    const std::string head(40, 'y');
+    asyncio::Server server = co_await asyncio::start_server(
+        [&](StreamReader, StreamWriter writer) -> Task<void> {
+          writer.write(head);
+          co_await writer.drain();
+          co_await tail_wanted.wait();
+          writer.write("tail\nnext\n");
+          co_await writer.drain();
+          writer.close();
+        },
+        "127.0.0.1", 0);
+    auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port(), {.limit = 32});
+    co_await wait_buffered(reader, head.size());
+    EXPECT_THROW(co_await reader.readline(), concur::ValueError);
+    EXPECT_EQ(reader.buffered(), "");
+    tail_wanted.set();
+    EXPECT_EQ(co_await reader.readline(), "tail\n");
+    EXPECT_EQ(co_await reader.readline(), "next\n");
+    writer.close();
+    server.close();
+    co_await server.wait_closed();
+  }());
+}
+
+// readuntil() keeps Python's LimitOverrunError, and leaves the data where it is.
+TEST_F(Streams, ReaduntilOverTheLimitRaisesLimitOverrunErrorAndLosesNothing) {
+  asyncio::run([]() -> Task<void> {
+    const std::string longline(100, 'x');
+    asyncio::Server server = co_await asyncio::start_server(
+        [&](StreamReader, StreamWriter writer) -> Task<void> {
+          writer.write(longline + "\nshort\n");
+          co_await writer.drain();
+          writer.close();
+        },
+        "127.0.0.1", 0);
+    auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port(), {.limit = 32});
+    co_await wait_buffered(reader, longline.size() + 7);
+    try {
+      co_await reader.readuntil("\n");
+      ADD_FAILURE() << "readuntil() past the limit must raise";
+    } catch (const concur::asyncio::LimitOverrunError& e) {
+      EXPECT_EQ(e.consumed(), longline.size());
+    }
+    EXPECT_EQ(co_await reader.readexactly(100), longline);
     EXPECT_EQ(co_await reader.readline(), "\n");
     EXPECT_EQ(co_await reader.readline(), "short\n");
     writer.close();
@@ -543,6 +604,60 @@ TEST_F(Streams, DrainAfterTheConnectionIsLostRaisesConnectionResetError) {
     EXPECT_TRUE(raised);
     EXPECT_TRUE(writer.is_closing());
     writer.write("dropped");  // never throws
+    server.close();
+    co_await server.wait_closed();
+  }());
+}
+
+// Python's drain() after close(): ConnectionResetError('Connection lost'), written data or not.
+TEST_F(Streams, DrainAfterCloseOrAbortRaisesConnectionResetError) {
+  asyncio::run([]() -> Task<void> {
+    asyncio::Server server = co_await asyncio::start_server(echo_lines, "127.0.0.1", 0);
+    {
+      auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port());
+      writer.close();
+      EXPECT_THROW(co_await writer.drain(), concur::ConnectionResetError);
+      EXPECT_THROW(co_await writer.drain(), concur::ConnectionResetError);  // and again once closed
+    }
+    {
+      auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port());
+      writer.write("sent first\n");
+      writer.close();
+      try {
+        co_await writer.drain();
+        ADD_FAILURE() << "drain() after close() must raise";
+      } catch (const concur::ConnectionResetError& e) {
+        EXPECT_NE(std::string(e.what()).find("Connection lost"), std::string::npos) << e.what();
+      }
+    }
+    {
+      auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port());
+      writer.write("dropped\n");
+      writer.abort();
+      EXPECT_THROW(co_await writer.drain(), concur::ConnectionResetError);
+    }
+    server.close();
+    co_await server.wait_closed();
+  }());
+}
+
+// A deliberate difference (streams.hpp): a drain() waiting when abort() drops the queued data
+// raises ConnectionResetError (Python's returns).
+TEST_F(Streams, ADrainWaitingWhenTheWriterAbortsRaisesConnectionResetError) {
+  asyncio::Event release;  // outlives the loop's tasks
+  asyncio::run([&]() -> Task<void> {
+    asyncio::Server server = co_await asyncio::start_server(
+        [&](StreamReader, StreamWriter) -> Task<void> { co_await release.wait(); },  // never reads
+        "127.0.0.1", 0);
+    auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", server.port());
+    writer.write(std::string(std::size_t{16} << 20, 'z'));  // 16 MiB: more than the kernel buffers take
+    EXPECT_GT(writer.get_write_buffer_size(), 64u * 1024);
+    auto draining = asyncio::create_task([](StreamWriter w) -> Task<void> { co_await w.drain(); }(writer));
+    co_await asyncio::sleep(0s);  // it now waits for the queue to go down
+    EXPECT_FALSE(draining.done());
+    writer.abort();
+    EXPECT_THROW(co_await draining, concur::ConnectionResetError);
+    release.set();
     server.close();
     co_await server.wait_closed();
   }());

@@ -30,6 +30,15 @@ asyncio::Task<int> fail_after(std::chrono::milliseconds d, std::string what) {
   throw std::invalid_argument(what);
 }
 asyncio::Task<void> nothing() { co_return; }
+/// `v` once `go` is set: the test decides when each task finishes, not the timers.
+asyncio::Task<int> when_set(asyncio::Event& go, int v) {
+  co_await go.wait();
+  co_return v;
+}
+asyncio::Task<int> fail_when_set(asyncio::Event& go, std::string what) {
+  co_await go.wait();
+  throw std::invalid_argument(what);
+}
 
 TEST_F(TasksTest, SleepWaitsAtLeastItsDelay) {
   auto main = []() -> asyncio::Task<double> {
@@ -91,16 +100,23 @@ TEST_F(TasksTest, GatherRunsItsTasksConcurrently) {
 }
 
 TEST_F(TasksTest, GatherPropagatesTheFirstExceptionAndLeavesTheOthersRunning) {
-  auto main = []() -> asyncio::Task<void> {
-    auto slow = asyncio::create_task(after(30ms, 5));
+  asyncio::Event first, second, slow_done;  // outlive the loop's tasks
+  auto main = [&]() -> asyncio::Task<void> {
+    auto slow = asyncio::create_task(when_set(slow_done, 5));
+    auto late = asyncio::create_task(fail_when_set(second, "second"));
+    first.set();
     try {
-      co_await asyncio::gather(fail_after(1ms, "first"), slow, fail_after(5ms, "second"));
+      co_await asyncio::gather(fail_when_set(first, "first"), slow, late);
       ADD_FAILURE() << "no exception";
     } catch (const std::invalid_argument& e) {
       EXPECT_STREQ(e.what(), "first");
     }
     EXPECT_FALSE(slow.done());
+    EXPECT_FALSE(late.done());
+    second.set();
+    slow_done.set();
     EXPECT_EQ(co_await slow, 5);
+    EXPECT_TRUE(late.done());  // it failed after the gather had raised
   };
   asyncio::run(main(), capturing());
   EXPECT_TRUE(reports.empty()) << reports.front();  // gather retrieved "second" too
@@ -133,6 +149,102 @@ TEST_F(TasksTest, CancellingAGatherCancelsItsChildren) {
     EXPECT_TRUE(g.cancelled());
     EXPECT_TRUE(a.cancelled());
     EXPECT_TRUE(b.cancelled());
+  };
+  asyncio::run(main());
+}
+
+// Python's gather links its children when it is called: cancelling it before its task ever
+// ran still cancels them.
+TEST_F(TasksTest, CancellingAGatherTaskAtOnceCancelsItsChildren) {
+  asyncio::Event never;
+  auto main = [&]() -> asyncio::Task<void> {
+    auto a = asyncio::create_task(when_set(never, 1));
+    auto b = asyncio::create_task(when_set(never, 2));
+    auto g = asyncio::create_task(asyncio::gather(a, b));
+    EXPECT_TRUE(g.cancel());
+    EXPECT_THROW(co_await g, CancelledError);
+    EXPECT_TRUE(g.cancelled());
+    EXPECT_TRUE(a.cancelled());
+    EXPECT_TRUE(b.cancelled());
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, CancellingAGatherTaskInTheNextIterationBeforeItRanCancelsItsChildren) {
+  asyncio::Event never;
+  auto main = [&]() -> asyncio::Task<void> {
+    std::vector<asyncio::Task<int>> children{when_set(never, 1), when_set(never, 2)};
+    asyncio::Task<std::vector<int>> g;
+    bool accepted = false;
+    bool g_had_run = true;
+    // Queued before the gather's task: it runs in the next iteration, before that task's first step.
+    asyncio::get_running_loop().call_soon([&] {
+      g_had_run = g.done();
+      accepted = g.cancel("stop");
+    });
+    g = asyncio::create_task(asyncio::gather(children));
+    try {
+      co_await g;
+      ADD_FAILURE() << "the gather was cancelled";
+    } catch (const CancelledError& e) {
+      EXPECT_STREQ(e.what(), "stop");
+    }
+    EXPECT_FALSE(g_had_run);
+    EXPECT_TRUE(accepted);
+    EXPECT_TRUE(children[0].cancelled());
+    EXPECT_TRUE(children[1].cancelled());
+  };
+  asyncio::run(main());
+}
+
+TEST_F(TasksTest, WaitForAGatherWithAZeroTimeoutCancelsItsChildren) {
+  asyncio::Event never;
+  auto main = [&]() -> asyncio::Task<void> {
+    auto a = asyncio::create_task(when_set(never, 1));
+    auto b = asyncio::create_task(when_set(never, 2));
+    EXPECT_THROW(co_await asyncio::wait_for(asyncio::gather(asyncio::return_exceptions, a, b), 0s), concur::TimeoutError);
+    EXPECT_TRUE(a.cancelled());
+    EXPECT_TRUE(b.cancelled());
+  };
+  asyncio::run(main());
+}
+
+// bpo-26923: once every child is done, cancel() returns false and the result is kept, even
+// before the gather's task has taken it.
+TEST_F(TasksTest, AGatherRefusesCancelOnceEveryChildIsDone) {
+  asyncio::Event go;
+  auto main = [&]() -> asyncio::Task<void> {
+    auto child = asyncio::create_task(when_set(go, 42));
+    auto g = asyncio::create_task(asyncio::gather(child));
+    co_await asyncio::sleep(0s);  // the child and the gather now wait
+    go.set();
+    co_await asyncio::sleep(0s);  // the child runs and finishes just before us in this iteration
+    EXPECT_TRUE(child.done());
+    EXPECT_FALSE(g.done());
+    EXPECT_FALSE(g.cancel());
+    auto [value] = co_await g;
+    EXPECT_EQ(value, 42);
+    EXPECT_FALSE(g.cancelled());
+  };
+  asyncio::run(main());
+}
+
+// Python's gathering future is done at the first failure: cancel() returns false from then
+// on, the failure is what the gather raises, and the other children are not cancelled.
+TEST_F(TasksTest, AGatherRefusesCancelOnceAChildHasFailed) {
+  asyncio::Event fail, never;
+  auto main = [&]() -> asyncio::Task<void> {
+    auto bad = asyncio::create_task(fail_when_set(fail, "bad"));
+    auto slow = asyncio::create_task(when_set(never, 1));
+    auto g = asyncio::create_task(asyncio::gather(bad, slow));
+    co_await asyncio::sleep(0s);  // every task waits
+    fail.set();
+    co_await asyncio::sleep(0s);  // `bad` fails just before us in this iteration
+    EXPECT_TRUE(bad.done());
+    EXPECT_FALSE(g.done());
+    EXPECT_FALSE(g.cancel());
+    EXPECT_THROW(co_await g, std::invalid_argument);
+    EXPECT_FALSE(slow.done());
   };
   asyncio::run(main());
 }
@@ -203,13 +315,19 @@ TEST_F(TasksTest, WaitOnNothingIsAValueError) {
 }
 
 TEST_F(TasksTest, AsCompletedYieldsResultsInTheOrderTheyFinish) {
-  auto main = []() -> asyncio::Task<std::vector<int>> {
-    std::vector<asyncio::Task<int>> tasks{after(30ms, 3), after(1ms, 1), after(15ms, 2)};
+  asyncio::Event go0, go1, go2;
+  auto main = [&]() -> asyncio::Task<std::vector<int>> {
+    std::vector<asyncio::Task<int>> tasks{asyncio::create_task(when_set(go0, 0)), asyncio::create_task(when_set(go1, 1)),
+                                          asyncio::create_task(when_set(go2, 2))};
+    co_await asyncio::sleep(0s);  // all three wait
+    go2.set();                    // they finish in this order in the next iteration
+    go0.set();
+    go1.set();
     std::vector<int> order;
     for (auto next : asyncio::as_completed(tasks)) order.push_back(co_await next);
     co_return order;
   };
-  EXPECT_EQ(asyncio::run(main()), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(asyncio::run(main()), (std::vector<int>{2, 0, 1}));
 }
 
 TEST_F(TasksTest, AsCompletedRaisesTimeoutErrorForWhatIsNotDoneInTime) {
@@ -231,8 +349,9 @@ TEST_F(TasksTest, AsCompletedRaisesTimeoutErrorForWhatIsNotDoneInTime) {
 }
 
 TEST_F(TasksTest, ShieldKeepsTheInnerTaskRunningWhenTheAwaiterIsCancelled) {
-  auto main = []() -> asyncio::Task<void> {
-    auto inner = asyncio::create_task(after(20ms, 9));
+  asyncio::Event go;
+  auto main = [&]() -> asyncio::Task<void> {
+    auto inner = asyncio::create_task(when_set(go, 9));
     auto outer = asyncio::create_task([](asyncio::Task<int> i) -> asyncio::Task<int> {
       co_return co_await asyncio::shield(i);
     }(inner));
@@ -241,6 +360,7 @@ TEST_F(TasksTest, ShieldKeepsTheInnerTaskRunningWhenTheAwaiterIsCancelled) {
     outer.cancel();
     EXPECT_THROW(co_await outer, CancelledError);
     EXPECT_FALSE(inner.done());
+    go.set();
     EXPECT_EQ(co_await inner, 9);
   };
   asyncio::run(main());

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "asyncio_test_support.hpp"
 #include "concur/asyncio.hpp"
@@ -152,6 +153,110 @@ TEST_F(TimeoutsTest, TimeoutAtInThePastExpiresAtTheNextIteration) {
     co_return false;
   };
   EXPECT_TRUE(asyncio::run(main()));
+}
+
+// Python reschedules a deadline that is already due with call_soon: the block's next
+// suspension, even a bare yield, is cancelled, whatever the timers' resolution.
+TEST_F(TimeoutsTest, ADeadlineAlreadyDueExpiresBeforeTheBlocksNextStep) {
+  auto yields_once = []() -> asyncio::Task<void> { co_await asyncio::sleep(0s); };
+  auto main = [&]() -> asyncio::Task<std::string> {
+    std::string log;
+    auto& loop = asyncio::get_running_loop();
+    try {
+      co_await asyncio::timeout(0s, yields_once);
+      log += "zero finished;";
+    } catch (const TimeoutError&) {
+      log += "zero;";
+    }
+    try {
+      co_await asyncio::timeout(-11s, yields_once);
+      log += "negative finished;";
+    } catch (const TimeoutError&) {
+      log += "negative;";
+    }
+    try {
+      co_await asyncio::timeout_at(loop.time(), yields_once);
+      log += "now finished;";
+    } catch (const TimeoutError&) {
+      log += "now;";
+    }
+    try {
+      co_await asyncio::timeout_at(loop.time() - 1, yields_once);
+      log += "past finished;";
+    } catch (const TimeoutError&) {
+      log += "past;";
+    }
+    try {
+      co_await asyncio::timeout(1000s, [&](asyncio::TimeoutScope& cm) -> asyncio::Task<void> {
+        cm.reschedule(loop.time() - 1);
+        co_await asyncio::sleep(0s);
+      });
+      log += "rescheduled finished;";
+    } catch (const TimeoutError&) {
+      log += "rescheduled;";
+    }
+    EXPECT_EQ(asyncio::current_task()->cancelling(), 0U);
+    co_return log;
+  };
+  EXPECT_EQ(asyncio::run(main()), "zero;negative;now;past;rescheduled;");
+}
+
+TEST_F(TimeoutsTest, ABlockThatDoesNotSuspendFinishesUnderADeadlineAlreadyDue) {
+  auto main = []() -> asyncio::Task<int> {
+    const int v = co_await asyncio::timeout(0s, []() -> asyncio::Task<int> { co_return 7; });
+    co_await asyncio::sleep(0s);  // the expiry was withdrawn when the block ended: no cancellation
+    co_return v;
+  };
+  EXPECT_EQ(asyncio::run(main()), 7);
+}
+
+TEST_F(TimeoutsTest, WaitForWithANegativeTimeoutCancelsAtOnce) {
+  auto main = []() -> asyncio::Task<void> {
+    auto yields = []() -> asyncio::Task<int> {
+      co_await asyncio::sleep(0s);
+      co_return 1;
+    };
+    EXPECT_THROW(co_await asyncio::wait_for(yields(), -1s), TimeoutError);
+  };
+  asyncio::run(main());
+}
+
+// Python's messages name the state: "Cannot change state of expiring/expired/finished Timeout".
+TEST_F(TimeoutsTest, RescheduleAfterTheBlockSaysTheScopeIsFinishedOrExpired) {
+  auto main = []() -> asyncio::Task<std::vector<std::string>> {
+    std::vector<std::string> messages;
+    // The explicit form (enter/exit), whose scope outlives its block.
+    asyncio::TimeoutScope scope(std::nullopt);
+    scope.enter();
+    scope.exit(nullptr);
+    EXPECT_EQ(scope.state(), asyncio::TimeoutScope::State::exited);
+    try {
+      scope.reschedule(1.0);
+    } catch (const concur::RuntimeError& e) {
+      messages.emplace_back(e.what());
+    }
+    asyncio::TimeoutScope expired(asyncio::get_running_loop().time());
+    expired.enter();
+    try {
+      co_await asyncio::sleep(1000s);
+    } catch (const CancelledError&) {
+      try {
+        expired.reschedule(1.0);
+      } catch (const concur::RuntimeError& e) {
+        messages.emplace_back(e.what());
+      }
+      EXPECT_THROW(expired.exit(std::current_exception()), TimeoutError);
+    }
+    try {
+      expired.reschedule(1.0);
+    } catch (const concur::RuntimeError& e) {
+      messages.emplace_back(e.what());
+    }
+    co_return messages;
+  };
+  EXPECT_EQ(asyncio::run(main()),
+            (std::vector<std::string>{"Cannot change state of finished Timeout", "Cannot change state of expiring Timeout",
+                                      "Cannot change state of expired Timeout"}));
 }
 
 TEST_F(TimeoutsTest, RescheduleOutsideTheBlockIsARuntimeError) {

@@ -29,8 +29,10 @@
 //    new connections wait in the listen backlog meanwhile and are served once descriptors
 //    are available again. It neither spins on the error nor stops serving for good.
 //  * StreamReader buffers at most about 2 × limit bytes before it stops reading the socket (the
-//    peer is then slowed down by TCP); readline()/readuntil() raise LimitOverrunError when no
-//    separator is found within `limit` bytes, and leave the data in the buffer.
+//    peer is then slowed down by TCP). readuntil() raises LimitOverrunError when no separator
+//    is found within `limit` bytes and leaves the data in the buffer; readline() then drops
+//    the over-long line (up to and including its "\n" if it arrived, else everything
+//    buffered) and raises ValueError, so that the next readline() goes on with what follows.
 //  * StreamWriter::write() never blocks and never fails: it sends what the socket takes and
 //    queues the rest; drain() waits while more than the high-water mark (64 KiB) is queued,
 //    until it falls to the low-water mark (16 KiB). A writer that always awaits drain() holds
@@ -206,8 +208,10 @@ class StreamReader {
   /// Up to `n` bytes: what is buffered, or the next data to arrive; "" at EOF. n < 0 reads
   /// until EOF; n == 0 returns "". Throws the connection's error (ConnectionResetError, ...).
   Task<std::string> read(std::ptrdiff_t n = -1);
-  /// A line, with its "\n"; at EOF the partial last line, then "". LimitOverrunError if no
-  /// "\n" within limit() (the data stays in the buffer: an over-long line is never lost).
+  /// A line, with its "\n"; at EOF the partial last line, then "". ValueError (not
+  /// LimitOverrunError: Python's readline() raises ValueError) if the line is longer than
+  /// limit(): the over-long line is consumed up to and including its "\n", or the whole
+  /// buffer if the "\n" has not arrived (the rest of the line then comes as the next line).
   Task<std::string> readline();
   /// Exactly `n` bytes. IncompleteReadError (with the bytes read) if EOF comes first.
   Task<std::string> readexactly(std::size_t n);
@@ -253,7 +257,12 @@ class StreamWriter {
   void writelines(std::initializer_list<std::string_view> pieces);
   void writelines(const std::vector<std::string_view>& pieces);
   /// Waits while more than the high-water mark is queued. ConnectionResetError("Connection
-  /// lost") or the write error if the connection was lost.
+  /// lost") or the write error if the connection was lost or closed: after close() with
+  /// nothing left to send, or after abort(), it waits for the close to finish and raises
+  /// ConnectionResetError (Python's drain() after close()); while close() still sends queued
+  /// data it returns as it would before close(). Unlike Python, a drain() already waiting
+  /// when abort() drops the queued data raises ConnectionResetError too (Python's returns,
+  /// although that data was never sent).
   detail::StreamAwaiter<detail::StreamOp::drain> drain() const { return detail::StreamAwaiter<detail::StreamOp::drain>(*transport()); }
   /// True: TCP and Unix-domain streams can half-close.
   [[nodiscard]] bool can_write_eof() const noexcept { return true; }

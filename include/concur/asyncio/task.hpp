@@ -90,11 +90,29 @@ struct DoneLink {
   void (*m_notify)(DoneLink*, PromiseBase&) noexcept = nullptr;
 };
 
-/// Rarely used per-task data, allocated on demand (a name given, a cancel message, callbacks).
+/// Replaces cancel() for a task whose coroutine stands for a Python future rather than a
+/// coroutine: gather()'s coroutine is Python's gathering future, whose cancel() cancels the
+/// children and says whether any of them accepted; the coroutine itself is never cancelled.
+/// Owned by the coroutine's promise, so it lives exactly as long as the coroutine frame.
+class CancelOverride {
+ public:
+  virtual ~CancelOverride() = default;
+  CancelOverride(const CancelOverride&) = delete;
+  CancelOverride& operator=(const CancelOverride&) = delete;
+  /// What the task's cancel(message) returns.
+  virtual bool cancel_instead(const std::string& message) noexcept = 0;
+
+ protected:
+  CancelOverride() = default;
+};
+
+/// Rarely used per-task data, allocated on demand (a name given, a cancel message, callbacks,
+/// a gather's cancellation).
 struct TaskExtra {
   std::string name;
   std::string cancel_message;
   std::vector<std::function<void(TaskBase)>> callbacks;
+  std::unique_ptr<CancelOverride> cancel_override;
 };
 
 /// The state every coroutine frame of Task<T> holds, in its promise. A frame is either an
@@ -190,6 +208,8 @@ class PromiseBase : public ReadyNode {
 
   // ---- Python's Task methods (a task: pending or done) -------------------------------------
   bool cancel(std::string message);
+  /// Makes `o` the task's cancel() (see CancelOverride); the promise owns it from now on.
+  void set_cancel_override(std::unique_ptr<CancelOverride> o);
   std::size_t uncancel() noexcept {
     if (m_num_cancels_requested > 0) --m_num_cancels_requested;
     if (m_num_cancels_requested == 0) m_must_cancel = false;
@@ -351,6 +371,7 @@ class TaskBase {
   /// True when the task ended by CancelledError.
   [[nodiscard]] bool cancelled() const noexcept { return m_promise->m_cancelled; }
   /// Requests cancellation (see the file comment). Returns false if the task is already done.
+  /// A task running a gather() cancels the gather's children instead (see tasks.hpp).
   /// InvalidStateError if this is an unstarted or inline coroutine, not a task.
   bool cancel(std::string message = {}) { return m_promise->cancel(std::move(message)); }
   /// The number of pending cancellation requests (Python's cancelling()).

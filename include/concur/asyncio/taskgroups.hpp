@@ -19,7 +19,10 @@
 // of the cancelled siblings is not a failure). An exception of the body is added to the group;
 // if the body is cancelled from outside, the tasks are cancelled and CancelledError propagates.
 // The group uses uncancel() so that its own cancellation of the parent is not mistaken for an
-// outside one.
+// outside one. When an outside cancellation meets failures (the parent is cancelled while a
+// task fails), the ExceptionGroup is thrown and the cancellation is kept: the parent is
+// cancelled again (uncancel() + cancel(), as Python's __aexit__), so the code that handles the
+// group gets CancelledError at its next co_await that suspends, and cancelling() is unchanged.
 //
 // Thread safety: loop thread only. Lifetime: a TaskGroup must not be destroyed while its tasks
 // run; if it is (join() never awaited), its tasks are cancelled and the misuse is reported.

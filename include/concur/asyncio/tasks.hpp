@@ -14,8 +14,12 @@
 //  * gather() schedules its coroutines as tasks at once (like Python, before it is awaited).
 //    Without return_exceptions the first exception (a cancelled child counts as CancelledError)
 //    reaches the awaiter at once and the other children keep running. With return_exceptions
-//    every outcome is returned in order. Cancelling the awaiting task (or the gather task)
-//    cancels every child; the awaiter then gets CancelledError.
+//    every outcome is returned in order. Cancelling the awaiting task, or a task running the
+//    gather (create_task(gather(...)), wait_for(gather(...), t)), cancels every child that is
+//    not done, whenever it happens (even before that task's first step); the awaiter then gets
+//    CancelledError. A task running a gather is Python's gathering future: its cancel() is the
+//    gather's, which returns false and keeps the result once every child is done (bpo-26923),
+//    and its cancelling() stays 0.
 //  * wait() never raises TimeoutError: on timeout it returns what is done and what is pending.
 //    It takes tasks (coroutines are wrapped in tasks, which Python 3.11+ refuses).
 //  * as_completed(): each awaitable it yields returns the next result to finish (or throws its
@@ -92,40 +96,44 @@ class SleepAwaiter final : public Waiter, public TimerNode {
   bool m_cancelled = false;
 };
 
-/// Waits for a set of tasks: all of them, or (fail_fast) until the first one that fails.
-/// Cancelling it cancels every child that is not done (Python's _GatheringFuture.cancel).
-class GatherWaiter final : public Waiter {
+/// gather()'s state (Python's _GatheringFuture): waits for a set of tasks, all of them or
+/// (fail_fast) until the first one that fails. It links the children when gather() is called,
+/// before its coroutine first runs, and is owned by that coroutine's promise as its
+/// CancelOverride: cancelling a task that runs the gather, whenever it happens, cancels every
+/// child that is not done, and returns false (the result is kept) once all are done.
+/// Cancelling a task that awaits the gather inline does the same through the Waiter interface.
+class GatherWaiter final : public Waiter, public CancelOverride {
  public:
   GatherWaiter(std::vector<PromiseBase*> children, bool fail_fast);
   GatherWaiter(const GatherWaiter&) = delete;
   GatherWaiter& operator=(const GatherWaiter&) = delete;
-  ~GatherWaiter();
+  ~GatherWaiter() override;
 
   bool await_ready() const noexcept { return m_pending == 0 || m_failed != nullptr; }
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) {
     m_root = root_of(h);
-    link_children();
     m_root->suspend(h, this);
   }
   /// Throws CancelledError if the gather was cancelled, else the first failure (fail_fast).
   void await_resume();
   bool cancel() noexcept override;
+  bool cancel_instead(const std::string& message) noexcept override;
 
  private:
   struct Child : DoneLink {
     GatherWaiter* m_owner = nullptr;
   };
-  void link_children() noexcept;
   static void on_child_done(DoneLink* link, PromiseBase& child) noexcept;
 
   std::vector<PromiseBase*> m_children;  // not owned: the gathering coroutine holds the handles
   std::vector<Child> m_links;            // one per child, linked while the child is pending
   std::size_t m_pending = 0;             // children not done
   PromiseBase* m_failed = nullptr;       // fail_fast: the first child that ended by an exception
-  PromiseBase* m_root = nullptr;
+  PromiseBase* m_root = nullptr;         // the task suspended on the gather (null until then)
+  std::string m_cancel_message;          // of the cancel() the children accepted
   bool m_fail_fast;
-  bool m_woken = false;
+  bool m_woken = false;             // m_root was woken, or the gather's result is decided
   bool m_cancel_requested = false;  // Python's outer._cancel_requested
 };
 
@@ -285,26 +293,23 @@ struct task_value<Task<T>> {
 template <class R>
 using range_task_value_t = typename task_value<std::remove_cvref_t<std::ranges::range_value_t<R>>>::type;
 
+// The gathering coroutines. `waiter` is owned by the coroutine's own promise (see
+// start_gather), so the reference stays valid as long as the frame; the children's handles
+// are parameters, destroyed after the promise: the waiter never outlives them.
 template <class... Ts>
-Task<std::tuple<value_t<Ts>...>> gather_tuple(Task<Ts>... tasks) {
-  GatherWaiter waiter({&tasks.promise()...}, true);
+Task<std::tuple<value_t<Ts>...>> gather_tuple(GatherWaiter& waiter, Task<Ts>... tasks) {
   co_await waiter;
   co_return std::tuple<value_t<Ts>...>{take_result(tasks.promise(), tasks.promise().refs() == 1)...};
 }
 
 template <class... Ts>
-Task<std::tuple<gather_outcome_t<Ts>...>> gather_tuple_settled(Task<Ts>... tasks) {
-  GatherWaiter waiter({&tasks.promise()...}, false);
+Task<std::tuple<gather_outcome_t<Ts>...>> gather_tuple_settled(GatherWaiter& waiter, Task<Ts>... tasks) {
   co_await waiter;
   co_return std::tuple<gather_outcome_t<Ts>...>{take_outcome(tasks.promise())...};
 }
 
 template <class T>
-Task<std::vector<value_t<T>>> gather_vector(std::vector<Task<T>> tasks) {
-  std::vector<PromiseBase*> children;
-  children.reserve(tasks.size());
-  for (auto& t : tasks) children.push_back(&t.promise());
-  GatherWaiter waiter(std::move(children), true);
+Task<std::vector<value_t<T>>> gather_vector(GatherWaiter& waiter, std::vector<Task<T>> tasks) {
   co_await waiter;
   std::vector<value_t<T>> out;
   out.reserve(tasks.size());
@@ -313,16 +318,30 @@ Task<std::vector<value_t<T>>> gather_vector(std::vector<Task<T>> tasks) {
 }
 
 template <class T>
-Task<std::vector<gather_outcome_t<T>>> gather_vector_settled(std::vector<Task<T>> tasks) {
-  std::vector<PromiseBase*> children;
-  children.reserve(tasks.size());
-  for (auto& t : tasks) children.push_back(&t.promise());
-  GatherWaiter waiter(std::move(children), false);
+Task<std::vector<gather_outcome_t<T>>> gather_vector_settled(GatherWaiter& waiter, std::vector<Task<T>> tasks) {
   co_await waiter;
   std::vector<gather_outcome_t<T>> out;
   out.reserve(tasks.size());
   for (auto& t : tasks) out.push_back(take_outcome(t.promise()));
   co_return out;
+}
+
+/// Creates gather's state for `children` (linking them now, as Python's gather() does) and the
+/// coroutine `make(waiter)` that awaits it, which then owns the state.
+template <class Make>
+auto start_gather(std::vector<PromiseBase*> children, bool fail_fast, Make make) {
+  auto waiter = std::make_unique<GatherWaiter>(std::move(children), fail_fast);
+  auto coro = make(*waiter);
+  coro.promise().set_cancel_override(std::move(waiter));
+  return coro;
+}
+
+template <class T>
+std::vector<PromiseBase*> promises_of(std::vector<Task<T>>& tasks) {
+  std::vector<PromiseBase*> out;
+  out.reserve(tasks.size());
+  for (auto& t : tasks) out.push_back(&t.promise());
+  return out;
 }
 
 template <class R>
@@ -361,7 +380,9 @@ template <class... Ts>
 Task<std::tuple<detail::value_t<Ts>...>> gather(Task<Ts>... tasks) {
   EventLoop& loop = get_running_loop();
   (detail::ensure_task(loop, tasks), ...);
-  return detail::gather_tuple(std::move(tasks)...);
+  return detail::start_gather({&tasks.promise()...}, true, [&](detail::GatherWaiter& w) {
+    return detail::gather_tuple(w, std::move(tasks)...);
+  });
 }
 
 /// As gather(), returning each task's value or exception (std::variant<value, exception_ptr>).
@@ -369,19 +390,27 @@ template <class... Ts>
 Task<std::tuple<detail::gather_outcome_t<Ts>...>> gather(ReturnExceptions, Task<Ts>... tasks) {
   EventLoop& loop = get_running_loop();
   (detail::ensure_task(loop, tasks), ...);
-  return detail::gather_tuple_settled(std::move(tasks)...);
+  return detail::start_gather({&tasks.promise()...}, false, [&](detail::GatherWaiter& w) {
+    return detail::gather_tuple_settled(w, std::move(tasks)...);
+  });
 }
 
 /// gather() over a range of Task<T>: a std::vector of the values, in the range's order.
 template <std::ranges::input_range R>
 Task<std::vector<detail::value_t<detail::range_task_value_t<R>>>> gather(R&& tasks) {
-  return detail::gather_vector(detail::tasks_of(std::forward<R>(tasks)));
+  auto handles = detail::tasks_of(std::forward<R>(tasks));
+  return detail::start_gather(detail::promises_of(handles), true, [&](detail::GatherWaiter& w) {
+    return detail::gather_vector(w, std::move(handles));
+  });
 }
 
 /// gather(return_exceptions, range): a std::vector of std::variant<value, exception_ptr>.
 template <std::ranges::input_range R>
 Task<std::vector<detail::gather_outcome_t<detail::range_task_value_t<R>>>> gather(ReturnExceptions, R&& tasks) {
-  return detail::gather_vector_settled(detail::tasks_of(std::forward<R>(tasks)));
+  auto handles = detail::tasks_of(std::forward<R>(tasks));
+  return detail::start_gather(detail::promises_of(handles), false, [&](detail::GatherWaiter& w) {
+    return detail::gather_vector_settled(w, std::move(handles));
+  });
 }
 
 // ---- wait ----------------------------------------------------------------------------------

@@ -17,8 +17,9 @@
 // block runs inside the current task (no new task); when the deadline passes the task is
 // cancelled, the block unwinds with CancelledError, and timeout() turns it into TimeoutError —
 // unless somebody else also cancelled the task (uncancel() counting), in which case
-// CancelledError propagates. A deadline of nullopt means none; one in the past expires at the
-// next iteration.
+// CancelledError propagates. A deadline of nullopt means none; one already due (timeout(0s),
+// a negative delay, a past timeout_at) expires with call_soon, before the block's next step:
+// a block that suspends even once (sleep(0s)) gets TimeoutError.
 //
 // wait_for(aw, timeout) is Python 3.12's: `aw` (a coroutine, or a task) is awaited under
 // timeout(); on expiry it is cancelled and awaited before TimeoutError is thrown. A timeout
@@ -58,7 +59,8 @@ class TimeoutScope {
 
   /// The deadline in loop time (EventLoop::time()), or nullopt.
   [[nodiscard]] std::optional<double> when() const noexcept { return m_when; }
-  /// Moves the deadline (nullopt: none). RuntimeError unless inside the block.
+  /// Moves the deadline (nullopt: none). RuntimeError unless inside the block ("Cannot change
+  /// state of expiring/expired/finished Timeout" once the deadline passed or the block ended).
   void reschedule(std::optional<double> when);
   /// True once the deadline passed (the task was cancelled by it).
   [[nodiscard]] bool expired() const noexcept { return m_state == State::expiring || m_state == State::expired; }
@@ -76,7 +78,7 @@ class TimeoutScope {
   State m_state = State::created;
   detail::PromiseBase* m_task = nullptr;  // the task of the block (not a reference: the block is inside it)
   std::size_t m_cancelling = 0;  // the task's cancelling() when entered
-  TimerHandle m_handle;          // the scheduled expiry, if any
+  Handle m_handle;               // the scheduled expiry (call_at, or call_soon if already due), if any
 };
 
 namespace detail {
