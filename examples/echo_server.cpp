@@ -35,7 +35,7 @@ Task<void> handle_echo(StreamReader reader, StreamWriter writer) {
       writer.write(line);
       co_await writer.drain();
     }
-  } catch (const concur::asyncio::LimitOverrunError&) {
+  } catch (const concur::ValueError&) {  // readline(): a line longer than the reader's limit (dropped)
     const std::optional<asyncio::Address> peer = writer.get_extra_info("peername");
     fmt::print(stderr, "echo_server: {} sent a line longer than {} bytes: answered and closed\n",
                peer ? peer->to_string() : std::string("a client"), reader.limit());
