@@ -2,7 +2,8 @@
 # cmake --install: headers, the component libraries, a CMake package and concur.pc.
 include(CMakePackageConfigHelpers)
 
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/concur DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/concur ${PROJECT_BINARY_DIR}/include/concur
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS concur concur_threading concur_asyncio concur_multiprocessing
   EXPORT concurTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
