@@ -2,14 +2,20 @@
 # cmake --install: headers, the component libraries, a CMake package, one pkg-config file per
 # component and concur.pc, and the concur command. Three install components:
 #   runtime      the shared libraries (libconcur_*.so.N) — nothing in a static build
-#   development  headers, the libraries' link names (.so, .a), the CMake package, the .pc files
+#   development  headers, the libraries' link names (.so) and static archives (.a), the CMake
+#                package, the .pc files
 #   tools        the concur command
 # (cmake --install build --component development, or cpack: see cmake/ConcurPackaging.cmake).
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/concur ${PROJECT_BINARY_DIR}/include/concur
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development)
-install(TARGETS concur concur_threading concur_asyncio concur_multiprocessing
+set(concur_installed_libraries concur concur_threading concur_asyncio concur_multiprocessing)
+if(BUILD_SHARED_LIBS)
+  # A shared build also has static archives of the same objects (see src/CMakeLists.txt).
+  list(APPEND concur_installed_libraries concur_threading_static concur_asyncio_static concur_multiprocessing_static)
+endif()
+install(TARGETS ${concur_installed_libraries}
   EXPORT concurTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT development

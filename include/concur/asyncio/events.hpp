@@ -59,6 +59,7 @@
 #include <utility>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::futures {
@@ -78,7 +79,7 @@ class PromiseBase;
 
 /// An entry of the loop's ready queue: a task (its step) or a callback. Intrusive: the node
 /// lives in the task's coroutine frame or in the callback's own allocation.
-class ReadyNode {
+class CONCUR_API ReadyNode {
  public:
   /// Runs the entry (one task step or one callback). Exceptions are handled inside.
   virtual void run_ready() noexcept = 0;
@@ -138,7 +139,7 @@ struct TimerNode {
 /// A call_soon()/call_later() callback: the ready-queue entry, the timer, and a reference
 /// count shared by the queue and the Handles (atomic: call_soon_threadsafe hands a Handle to
 /// another thread).
-class CallbackNode : public ReadyNode, public TimerNode {
+class CONCUR_API CallbackNode : public ReadyNode, public TimerNode {
  public:
   void run_ready() noexcept final;
   void discard_ready() noexcept final { release(); }
@@ -185,7 +186,7 @@ struct LoopImpl;  // the libuv side, defined in src/asyncio/
 class ThreadsafeQueue;  // call_soon_threadsafe's queue, shared with posting threads (src/asyncio/)
 /// Queues `node` on the loop owning `queue` from any thread and wakes it; false (node not
 /// taken) once that loop is closed. Stays safe to call after the loop is destroyed.
-bool post_to(const std::shared_ptr<ThreadsafeQueue>& queue, CallbackNode* node) noexcept;
+CONCUR_API bool post_to(const std::shared_ptr<ThreadsafeQueue>& queue, CallbackNode* node) noexcept;
 
 /// Counters for tests and leak checks: every test proves its loops closed cleanly and left
 /// no task frame alive.
@@ -196,9 +197,9 @@ struct LoopStats {
   std::int64_t destroyed_pending = 0; ///< tasks destroyed while still pending (since start)
 };
 /// The counters above (thread-safe).
-[[nodiscard]] LoopStats loop_stats() noexcept;
-extern std::atomic<std::int64_t> g_live_frames;
-extern std::atomic<std::int64_t> g_destroyed_pending;
+[[nodiscard]] CONCUR_API LoopStats loop_stats() noexcept;
+CONCUR_API extern std::atomic<std::int64_t> g_live_frames;
+CONCUR_API extern std::atomic<std::int64_t> g_destroyed_pending;
 
 }  // namespace detail
 
@@ -211,7 +212,7 @@ struct ExceptionContext {
 
 /// A scheduled callback (Python's asyncio.Handle): cancel() prevents it from running.
 /// A copyable handle; copies refer to the same callback.
-class Handle {
+class CONCUR_API Handle {
  public:
   Handle() = default;
   explicit Handle(detail::CallbackNode* node) noexcept : m_node(node) {
@@ -239,7 +240,7 @@ class Handle {
 };
 
 /// A callback scheduled for a time (Python's asyncio.TimerHandle).
-class TimerHandle : public Handle {
+class CONCUR_API TimerHandle : public Handle {
  public:
   using Handle::Handle;
   /// The loop time (EventLoop::time()) at which it is (or was) scheduled to run.
@@ -247,7 +248,7 @@ class TimerHandle : public Handle {
 };
 
 /// The event loop (Python's asyncio event loop). See the file comment.
-class EventLoop {
+class CONCUR_API EventLoop {
  public:
   using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
 
@@ -409,8 +410,8 @@ class EventLoop {
 };
 
 /// The loop running in this thread. RuntimeError("no running event loop") if none.
-EventLoop& get_running_loop();
+CONCUR_API EventLoop& get_running_loop();
 /// The loop running in this thread, or null.
-EventLoop* running_loop_or_null() noexcept;
+CONCUR_API EventLoop* running_loop_or_null() noexcept;
 
 }  // namespace concur::asyncio

@@ -45,6 +45,7 @@
 #include "concur/asyncio/events.hpp"
 #include "concur/asyncio/task.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::asyncio {
@@ -52,7 +53,7 @@ namespace concur::asyncio {
 namespace detail {
 
 /// `delay` from now in steady-clock nanoseconds, saturating.
-std::int64_t deadline_after_ns(Timeout delay) noexcept;
+CONCUR_API std::int64_t deadline_after_ns(Timeout delay) noexcept;
 
 /// The awaiter of sleep(): a timer in the task's frame (no allocation).
 class SleepAwaiter final : public Waiter, public TimerNode {
@@ -94,7 +95,7 @@ class SleepAwaiter final : public Waiter, public TimerNode {
 
 /// Waits for a set of tasks: all of them, or (fail_fast) until the first one that fails.
 /// Cancelling it cancels every child that is not done (Python's _GatheringFuture.cancel).
-class GatherWaiter final : public Waiter {
+class CONCUR_API GatherWaiter final : public Waiter {
  public:
   GatherWaiter(std::vector<PromiseBase*> children, bool fail_fast);
   GatherWaiter(const GatherWaiter&) = delete;
@@ -169,7 +170,7 @@ class DoneAwaiter final : public Waiter, public DoneLink {
 enum class ReturnWhen { FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED };
 
 /// The awaiter of wait(): a link per task and its own timer. Cancelling it cancels no task.
-class WaitWaiter final : public Waiter, public TimerNode {
+class CONCUR_API WaitWaiter final : public Waiter, public TimerNode {
  public:
   WaitWaiter(std::vector<PromiseBase*> tasks, std::optional<Timeout> timeout, ReturnWhen when);
   WaitWaiter(const WaitWaiter&) = delete;
@@ -206,7 +207,7 @@ class WaitWaiter final : public Waiter, public TimerNode {
 };
 
 /// The shared state of as_completed(): tasks in the order they finish.
-class AsCompletedState : public TimerNode {
+class CONCUR_API AsCompletedState : public TimerNode {
  public:
   AsCompletedState(std::vector<PromiseBase*> tasks, std::optional<Timeout> timeout);
   AsCompletedState(const AsCompletedState&) = delete;

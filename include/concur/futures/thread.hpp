@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/futures/future.hpp"
 #include "concur/timeout.hpp"
 
@@ -232,7 +233,7 @@ class MapResults {
 };
 
 /// concurrent.futures.ThreadPoolExecutor.
-class ThreadPoolExecutor {
+class CONCUR_API ThreadPoolExecutor {
  public:
   /// A pool; no thread starts until the first submit().
   explicit ThreadPoolExecutor(ThreadPoolOptions options = {});

@@ -30,6 +30,7 @@
 // carry the shared-memory descriptors; the unused directions are shut down.
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 #include <concur/timeout.hpp>
 
@@ -42,7 +43,7 @@
 
 namespace concur::multiprocessing {
 
-class Connection {
+class CONCUR_API Connection {
  public:
   /// A closed connection.
   Connection() noexcept = default;
@@ -119,6 +120,6 @@ class Connection {
 
 /// A pair of connected Connections. duplex (default): both ends send and receive. Otherwise
 /// the first end only receives and the second only sends, as in Python. Throws OSError.
-std::pair<Connection, Connection> Pipe(bool duplex = true);
+CONCUR_API std::pair<Connection, Connection> Pipe(bool duplex = true);
 
 }  // namespace concur::multiprocessing

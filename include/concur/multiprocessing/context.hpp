@@ -30,6 +30,7 @@
 // Thread safety: all functions are thread-safe. set_start_method is meant for the top of main.
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/connection.hpp>
 #include <concur/multiprocessing/pool.hpp>
 #include <concur/multiprocessing/process.hpp>
@@ -44,14 +45,14 @@ namespace concur::multiprocessing {
 
 /// Sets the default start method, once (Python's rule): RuntimeError("context has already
 /// been set") if it was set before, unless `force`. ValueError for an unknown method.
-void set_start_method(std::string_view method, bool force = false);
+CONCUR_API void set_start_method(std::string_view method, bool force = false);
 /// The default start method. Python fixes it on the first call; so does concur. With
 /// `allow_none`, returns "" instead when it was never set or used.
-std::string get_start_method(bool allow_none = false);
+CONCUR_API std::string get_start_method(bool allow_none = false);
 /// {"fork", "forkserver"}; the default first.
-std::vector<std::string> get_all_start_methods();
+CONCUR_API std::vector<std::string> get_all_start_methods();
 
-class Context {
+class CONCUR_API Context {
  public:
   /// ValueError for an unknown method.
   explicit Context(std::string method);
@@ -82,12 +83,12 @@ class Context {
 
 /// The context of `method`, or of the default start method when nullopt. ValueError for an
 /// unknown method.
-Context get_context(std::optional<std::string_view> method = std::nullopt);
+CONCUR_API Context get_context(std::optional<std::string_view> method = std::nullopt);
 
 namespace forkserver {
 /// Starts the fork server if it is not running (Python: multiprocessing.forkserver
 /// .ensure_running). Call it at the top of main, before any thread exists. OSError on failure.
-void ensure_running();
+CONCUR_API void ensure_running();
 }  // namespace forkserver
 
 }  // namespace concur::multiprocessing

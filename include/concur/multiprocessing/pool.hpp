@@ -66,6 +66,7 @@
 // from any thread. One manager thread per pool talks to the workers.
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/detail/pool_task.hpp>
 #include <concur/multiprocessing/process.hpp>
 #include <concur/threading/thread.hpp>
@@ -452,7 +453,7 @@ class IMapIterator {
   std::shared_ptr<detail::StreamState<R>> m_state;
 };
 
-class Pool {
+class CONCUR_API Pool {
  public:
   /// Starts the workers (processes = 0: cpu_count()). ValueError for an unknown start method;
   /// OSError or ProcessError when a worker cannot be started.

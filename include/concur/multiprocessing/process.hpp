@@ -33,6 +33,7 @@
 // gets a child in which only the calling thread exists (use "forkserver" there).
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 #include <concur/timeout.hpp>
 
@@ -126,7 +127,7 @@ struct ProcessOptions {
   std::string start_method = {};        ///< "fork", "forkserver"; empty: get_start_method()
 };
 
-class Process {
+class CONCUR_API Process {
  public:
   /// A process that will run fn(args...) once started. See the header comment for what fn
   /// and args may be (checked at compile time).
@@ -181,12 +182,12 @@ class Process {
 };
 
 /// The Process object of the calling process ("MainProcess" in the parent).
-Process current_process();
+CONCUR_API Process current_process();
 /// The process that started this one; nullopt in the main process.
-std::optional<Process> parent_process();
+CONCUR_API std::optional<Process> parent_process();
 /// The children of this process that are still alive (reaps those that ended, as Python).
-std::vector<Process> active_children();
+CONCUR_API std::vector<Process> active_children();
 /// Number of CPUs in the system (std::thread::hardware_concurrency, at least 1).
-std::size_t cpu_count();
+CONCUR_API std::size_t cpu_count();
 
 }  // namespace concur::multiprocessing

@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/multiprocessing/detail/shared_region.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 
@@ -68,7 +69,7 @@ struct SharedMemoryOptions {
 };
 
 /// multiprocessing.shared_memory.SharedMemory. Move-only.
-class SharedMemory {
+class CONCUR_API SharedMemory {
  public:
   /// Creates or attaches to a block. Throws ValueError (create without a size, attach without
   /// a name, a name that is empty or contains '/' after the first character), FileExistsError
@@ -112,7 +113,7 @@ class SharedMemory {
 namespace detail {
 /// The names of the blocks this process created and has not unlinked (in the order of their
 /// names). Tests use it to prove that nothing was left behind.
-std::vector<std::string> shared_memory_in_use();
+CONCUR_API std::vector<std::string> shared_memory_in_use();
 }  // namespace detail
 
 /// Python's `lock=` argument of Value and Array.

@@ -51,6 +51,7 @@
 #include <optional>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/multiprocessing/detail/shared_region.hpp"
 #include "concur/timeout.hpp"
 
@@ -65,7 +66,7 @@ struct BarrierState;
 }  // namespace detail
 
 /// multiprocessing.Lock: a non-recursive lock shared between processes. Lockable.
-class Lock {
+class CONCUR_API Lock {
  public:
   /// Creates an unlocked lock in fresh shared memory. Throws OSError when that fails.
   Lock();
@@ -93,7 +94,7 @@ class Lock {
 };
 
 /// multiprocessing.RLock: a recursive lock owned by one thread of one process. Lockable.
-class RLock {
+class CONCUR_API RLock {
  public:
   /// Creates an unlocked lock in fresh shared memory. Throws OSError when that fails.
   RLock();
@@ -122,7 +123,7 @@ class RLock {
 };
 
 /// multiprocessing.Semaphore: a counter shared between processes.
-class Semaphore {
+class CONCUR_API Semaphore {
  public:
   /// ValueError when `value` < 0. Throws OSError when the shared memory cannot be made.
   explicit Semaphore(std::ptrdiff_t value = 1);
@@ -159,7 +160,7 @@ class BoundedSemaphore : public Semaphore {
 };
 
 /// multiprocessing.Event: a flag shared between processes, with waiting until it is set.
-class Event {
+class CONCUR_API Event {
  public:
   /// A cleared event. Throws OSError when the shared memory cannot be made.
   Event();
@@ -183,7 +184,7 @@ class Event {
 
 /// multiprocessing.Condition: a condition variable shared between processes, over a
 /// process-shared Lock or RLock. Lockable (locks its lock).
-class Condition {
+class CONCUR_API Condition {
  public:
   /// A condition with its own RLock (Python's default).
   Condition();
@@ -236,7 +237,7 @@ struct BarrierOptions {
 };
 
 /// multiprocessing.Barrier: `parties` threads (of any processes) wait until all have arrived.
-class Barrier {
+class CONCUR_API Barrier {
  public:
   /// ValueError when parties < 1.
   explicit Barrier(std::ptrdiff_t parties, BarrierOptions options = {});
