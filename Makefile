@@ -2,10 +2,12 @@
 # A thin convenience over the CMake presets (CMakePresets.json); CMake is the real build.
 #   make run    install missing Debian packages, build the release preset, run `concur tour`
 #   make test   install missing Debian packages, build the dev preset, run every test with ctest
+#   make package  build the release preset (shared libraries) and its Debian packages
+#                 (libconcur0, libconcur-dev, concur-tools) in build/release/packages
 # Other presets: make build PRESET=asan && make check PRESET=asan (asan, tsan, clang, release).
 PRESET ?= dev
 
-.PHONY: run test deps build check clean
+.PHONY: run test deps build check package clean
 
 deps:
 	@scripts/install-deps.sh
@@ -23,6 +25,10 @@ build:
 
 check: build
 	ctest --preset $(PRESET)
+
+package: deps
+	@$(MAKE) --no-print-directory build PRESET=release
+	cd build/release && cpack -G DEB -B packages
 
 clean:
 	rm -rf build
