@@ -43,6 +43,7 @@
 
 namespace concur::multiprocessing {
 
+/// One end of a Pipe(), Python's multiprocessing.connection.Connection (see the file comment).
 class CONCUR_API Connection {
  public:
   /// A closed connection.
@@ -50,8 +51,11 @@ class CONCUR_API Connection {
   /// Takes ownership of a connected Unix stream socket.
   Connection(detail::UniqueFd socket, bool readable, bool writable) noexcept
       : m_fd(std::move(socket)), m_readable(readable), m_writable(writable) {}
+  /// Movable (the moved-from end is closed), not copyable.
+  /// @{
   Connection(Connection&&) noexcept = default;
   Connection& operator=(Connection&&) noexcept = default;
+  /// @}
   ~Connection() = default;
 
   /// Sends one object. Throws OSError (closed, read-only), BrokenPipeError (peer gone).
@@ -85,8 +89,11 @@ class CONCUR_API Connection {
 
   /// Closes this end (idempotent); the peer then sees EOF.
   void close() noexcept { m_fd.reset(); }
+  /// Whether close() was called (Python: `closed`).
   [[nodiscard]] bool closed() const noexcept { return !m_fd; }
+  /// Whether this end can recv() (Python: `readable`).
   [[nodiscard]] bool readable() const noexcept { return m_readable; }
+  /// Whether this end can send() (Python: `writable`).
   [[nodiscard]] bool writable() const noexcept { return m_writable; }
   /// The socket descriptor (to poll several connections at once). OSError when closed.
   [[nodiscard]] int fileno() const;
@@ -97,6 +104,7 @@ class CONCUR_API Connection {
     const std::uint64_t index = ar.attach_fd(fileno());
     ar(index, m_readable, m_writable);
   }
+  /// The receiving side of save(): takes the descriptor handed to the child.
   void load(detail::InputArchive& ar) {
     std::uint64_t index = 0;
     ar(index, m_readable, m_writable);

@@ -52,10 +52,13 @@ CONCUR_API std::string get_start_method(bool allow_none = false);
 /// {"fork", "forkserver"}; the default first.
 CONCUR_API std::vector<std::string> get_all_start_methods();
 
+/// A start method bound to an object, Python's multiprocessing.get_context(method): its Process
+/// and Pool use that method whatever set_start_method() says.
 class CONCUR_API Context {
  public:
   /// ValueError for an unknown method.
   explicit Context(std::string method);
+  /// The start method of this context ("fork" or "forkserver").
   [[nodiscard]] const std::string& get_start_method() const noexcept { return m_method; }
 
   /// A Process started with this context's method.
@@ -65,6 +68,7 @@ class CONCUR_API Context {
     return concur::multiprocessing::Process(ProcessOptions{.start_method = m_method}, fn, std::forward<Args>(args)...);
   }
   template <class F, class... Args>
+  /// As above, with options; their start_method is replaced by this context's.
   concur::multiprocessing::Process Process(ProcessOptions options, F fn, Args&&... args) const {
     options.start_method = m_method;
     return concur::multiprocessing::Process(std::move(options), fn, std::forward<Args>(args)...);

@@ -127,6 +127,7 @@ struct ProcessOptions {
   std::string start_method = {};        ///< "fork", "forkserver"; empty: get_start_method()
 };
 
+/// A child process running a function, Python's multiprocessing.Process (see the file comment).
 class CONCUR_API Process {
  public:
   /// A process that will run fn(args...) once started. See the header comment for what fn
@@ -135,6 +136,7 @@ class CONCUR_API Process {
     requires(!std::is_same_v<std::decay_t<F>, ProcessOptions>)
   explicit Process(F fn, Args&&... args) : Process(ProcessOptions{}, fn, std::forward<Args>(args)...) {}
   template <class F, class... Args>
+  /// As above, with a name, daemon flag or start method.
   Process(ProcessOptions options, F fn, Args&&... args)
       : Process(std::move(options), detail::make_target(fn, std::forward<Args>(args)...)) {}
 
@@ -150,6 +152,7 @@ class CONCUR_API Process {
   [[nodiscard]] std::optional<int> exitcode() const;
   /// The child's pid; nullopt before start.
   [[nodiscard]] std::optional<int> pid() const;
+  /// The same as pid(), as in Python.
   [[nodiscard]] std::optional<int> ident() const { return pid(); }
   /// Sends SIGTERM (no effect once it ended).
   void terminate();
@@ -161,8 +164,11 @@ class CONCUR_API Process {
   /// Releases the resources of an ended process. ValueError while it runs.
   void close();
 
+  /// The name given in ProcessOptions, or "Process-N" (Python: `name`).
   [[nodiscard]] std::string name() const;
+  /// Renames the process (Python: `p.name = ...`).
   void set_name(std::string name);
+  /// Whether the process is a daemon: terminated when its parent exits (Python: `daemon`).
   [[nodiscard]] bool daemon() const;
   /// RuntimeError after start.
   void set_daemon(bool daemon);

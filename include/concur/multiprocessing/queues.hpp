@@ -159,7 +159,9 @@ class Queue {
   void cancel_join_thread() { m_core.cancel_join_thread(); }
 
  protected:
+  /// For JoinableQueue: a queue of the given kind.
   Queue(detail::QueueCore::Kind kind, std::ptrdiff_t maxsize) : m_core(kind, maxsize) {}
+  /// The pipe, the feeder thread and the counters shared by every process.
   detail::QueueCore m_core;
 };
 

@@ -81,8 +81,11 @@ class CONCUR_API SharedMemory {
     requires std::is_convertible_v<const Name&, std::string_view>
   explicit SharedMemory(const Name& name)
       : SharedMemory(SharedMemoryOptions{.name = std::string(std::string_view(name))}) {}
+  /// Movable (the mapping moves with it), not copyable.
+  /// @{
   SharedMemory(SharedMemory&& other) noexcept;
   SharedMemory& operator=(SharedMemory&& other) noexcept;
+  /// @}
   SharedMemory(const SharedMemory&) = delete;
   SharedMemory& operator=(const SharedMemory&) = delete;
   /// close()s; never unlinks (as in Python).

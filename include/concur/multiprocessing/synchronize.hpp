@@ -83,9 +83,13 @@ class CONCUR_API Lock {
   /// Whether any thread of any process holds it (a snapshot).
   [[nodiscard]] bool locked() const;
 
+  /// Lockable, for std::scoped_lock and std::unique_lock: lock() is acquire(), unlock() is
+  /// release(), try_lock() is acquire(false).
+  /// @{
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  ///@}
 
  private:
   friend class Condition;
@@ -112,9 +116,13 @@ class CONCUR_API RLock {
   /// Whether any thread of any process holds it (a snapshot).
   [[nodiscard]] bool locked() const;
 
+  /// Lockable, for std::scoped_lock and std::unique_lock: lock() is acquire(), unlock() is
+  /// release(), try_lock() is acquire(false).
+  /// @{
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  ///@}
 
  private:
   friend class Condition;
@@ -140,11 +148,16 @@ class CONCUR_API Semaphore {
   /// The counter's current value (Python's SemLock._get_value; a snapshot).
   [[nodiscard]] std::ptrdiff_t get_value() const;
 
+  /// Lockable, for std::scoped_lock and std::unique_lock: lock() is acquire(), unlock() is
+  /// release(), try_lock() is acquire(false).
+  /// @{
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  ///@}
 
  protected:
+  /// For BoundedSemaphore: `bounded` makes release() above the initial value a ValueError.
   Semaphore(std::ptrdiff_t value, bool bounded);
 
  private:
@@ -200,9 +213,13 @@ class CONCUR_API Condition {
   bool acquire(bool blocking = true, std::optional<Timeout> timeout = std::nullopt);
   /// Releases the underlying lock.
   void release();
+  /// Lockable, for std::scoped_lock and std::unique_lock: lock() is acquire(), unlock() is
+  /// release(), try_lock() is acquire(false).
+  /// @{
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  ///@}
 
   /// Releases the lock (every level of an RLock), sleeps until notified or the timeout, then
   /// re-acquires it. Returns false when the timeout expired without a notification.
