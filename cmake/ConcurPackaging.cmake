@@ -23,7 +23,10 @@ set(CPACK_PACKAGE_NAME concur)
 set(CPACK_PACKAGE_VENDOR "The concur authors")
 set(CPACK_PACKAGE_CONTACT "${CONCUR_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+# Each component's description below starts with its own summary line. CPack puts
+# CPACK_PACKAGE_DESCRIPTION_SUMMARY (by default the project's description) before it unless the
+# summary is CPack's placeholder, so the placeholder it is; it appears in no package.
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${CMAKE_PROJECT_NAME} built using CMake")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
@@ -51,11 +54,14 @@ set(CPACK_COMPONENT_TOOLS_DEPENDS runtime)
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libconcur${PROJECT_VERSION_MAJOR})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_GENERATE_SHLIBS ON)
+# A shlibs file for libconcur0 (only it holds shared objects), so that packages built against
+# it get their dependency from dpkg-shlibdeps too.
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/cmake/debian/triggers)
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "Python's concurrency models as a C++20 library - shared libraries
-concur brings Python's threading, queue, concurrent.futures, multiprocessing and
-asyncio to C++20 with Python's names and semantics.
+concur brings Python's threading, queue, concurrent.futures, multiprocessing
+and asyncio to C++20 with Python's names and semantics.
 .
 This package contains the shared libraries: libconcur_threading (threads,
 locks, queues, thread pools), libconcur_asyncio (coroutines on a libuv event
@@ -67,8 +73,8 @@ set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "libuv1-dev, libfmt-dev, libcereal-dev")
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SHLIBDEPS OFF)
 set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION "Python's concurrency models as a C++20 library - development files
-concur brings Python's threading, queue, concurrent.futures, multiprocessing and
-asyncio to C++20 with Python's names and semantics.
+concur brings Python's threading, queue, concurrent.futures, multiprocessing
+and asyncio to C++20 with Python's names and semantics.
 .
 This package contains the headers, the static libraries, the CMake package
 (find_package(concur)) and the pkg-config files (concur, concur-threading,
@@ -77,8 +83,8 @@ concur-asyncio, concur-multiprocessing).")
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME concur-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION devel)
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION "Python's concurrency models as a C++20 library - the concur command
-concur brings Python's threading, queue, concurrent.futures, multiprocessing and
-asyncio to C++20 with Python's names and semantics.
+concur brings Python's threading, queue, concurrent.futures, multiprocessing
+and asyncio to C++20 with Python's names and semantics.
 .
 This package contains the concur command: 'concur compare' measures threads,
 processes and asyncio tasks on this machine (start-up cost, memory per unit,
