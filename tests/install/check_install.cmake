@@ -56,7 +56,12 @@ foreach(case IN ITEMS "concur:main.cpp:consumer" "concur-threading:main.cpp:thre
   run(pkg-config --modversion ${module})
   run(pkg-config --cflags --libs ${module})
   string(STRIP "${last_output}" flags)
-  if(NOT flags MATCHES "-I${PREFIX}/include")
+  # The .pc files find the prefix relative to themselves (${pcfiledir}/../..): the include
+  # directory they give must be this prefix's.
+  string(REGEX MATCH "-I([^ ]+)" _ "${flags}")
+  file(REAL_PATH "${CMAKE_MATCH_1}" include_dir)
+  file(REAL_PATH "${PREFIX}/include" expected_include_dir)
+  if(NOT include_dir STREQUAL expected_include_dir)
     message(FATAL_ERROR "pkg-config ${module} does not point into ${PREFIX}: ${flags}")
   endif()
   # A program that uses threads only links neither libuv nor the other components.

@@ -81,7 +81,7 @@ endif()
 # lintian: no error ("E:" lines); warnings are shown.
 find_program(LINTIAN lintian)
 if(LINTIAN)
-  execute_process(COMMAND ${LINTIAN} --no-tag-display-limit ${debs} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  execute_process(COMMAND ${LINTIAN} --tag-display-limit 0 ${debs} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message(STATUS "lintian:\n${out}${err}")
   if(out MATCHES "(^|\n)E: " OR NOT rc EQUAL 0)
     message(FATAL_ERROR "lintian reports errors (exit status ${rc})")
