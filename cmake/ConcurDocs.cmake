@@ -19,16 +19,18 @@ set(CONCUR_DOCS_PYTHON_INDEX ${CONCUR_DOCS_DIR}/python_names.md)
 # writes no HTML and lists what is undocumented in warnings.txt.
 set(CONCUR_DOCS_EXTRACT_ALL YES)
 set(CONCUR_DOCS_GENERATE_HTML YES)
+set(CONCUR_DOCS_GENERATE_XML NO)
 set(CONCUR_DOCS_WARNINGS ${CONCUR_DOCS_DIR}/html-warnings.txt)
 configure_file(${PROJECT_SOURCE_DIR}/docs/api/Doxyfile.in ${CONCUR_DOCS_DIR}/Doxyfile @ONLY)
 set(CONCUR_DOCS_EXTRACT_ALL NO)
 set(CONCUR_DOCS_GENERATE_HTML NO)
+set(CONCUR_DOCS_GENERATE_XML YES)
 set(CONCUR_DOCS_WARNINGS ${CONCUR_DOCS_DIR}/warnings.txt)
 configure_file(${PROJECT_SOURCE_DIR}/docs/api/Doxyfile.in ${CONCUR_DOCS_DIR}/Doxyfile.check @ONLY)
 
 file(GLOB_RECURSE concur_public_headers CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/concur/*.hpp)
 add_custom_command(OUTPUT ${CONCUR_DOCS_DIR}/html/index.html
-  COMMAND ${CMAKE_COMMAND} -E rm -rf ${CONCUR_DOCS_DIR}/html ${CONCUR_DOCS_DIR}/warnings.txt
+  COMMAND ${CMAKE_COMMAND} -E rm -rf ${CONCUR_DOCS_DIR}/html ${CONCUR_DOCS_DIR}/check-xml ${CONCUR_DOCS_DIR}/warnings.txt
   COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/docs/api/python_index.py ${PROJECT_SOURCE_DIR} ${CONCUR_DOCS_PYTHON_INDEX}
   COMMAND ${DOXYGEN_EXECUTABLE} ${CONCUR_DOCS_DIR}/Doxyfile.check
   COMMAND ${DOXYGEN_EXECUTABLE} ${CONCUR_DOCS_DIR}/Doxyfile
