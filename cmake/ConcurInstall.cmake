@@ -1,29 +1,69 @@
 # SPDX-License-Identifier: MIT
-# cmake --install: headers, the component libraries, a CMake package and concur.pc.
+# cmake --install: headers, the component libraries, a CMake package, one pkg-config file per
+# component and concur.pc, and the concur command. Three install components:
+#   runtime      the shared libraries (libconcur_*.so.N) — nothing in a static build
+#   development  headers, the libraries' link names (.so) and static archives (.a), the CMake
+#                package, the .pc files
+#   tools        the concur command
+# (cmake --install build --component development, or cpack: see cmake/ConcurPackaging.cmake).
 include(CMakePackageConfigHelpers)
 
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/concur DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS concur concur_threading concur_asyncio concur_multiprocessing
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/concur ${PROJECT_BINARY_DIR}/include/concur
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development)
+set(concur_installed_libraries concur concur_threading concur_asyncio concur_multiprocessing)
+if(BUILD_SHARED_LIBS)
+  # A shared build also has static archives of the same objects (see src/CMakeLists.txt).
+  list(APPEND concur_installed_libraries concur_threading_static concur_asyncio_static concur_multiprocessing_static)
+endif()
+install(TARGETS ${concur_installed_libraries}
   EXPORT concurTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT development
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 if(TARGET concur_tool)
-  install(TARGETS concur_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(TARGETS concur_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
 endif()
 
 set(concur_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/concur)
-install(EXPORT concurTargets NAMESPACE concur:: DESTINATION ${concur_cmake_dir})
+install(EXPORT concurTargets NAMESPACE concur:: DESTINATION ${concur_cmake_dir} COMPONENT development)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/concurConfig.cmake.in
   ${PROJECT_BINARY_DIR}/concurConfig.cmake INSTALL_DESTINATION ${concur_cmake_dir})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/concurConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/concurConfig.cmake ${PROJECT_BINARY_DIR}/concurConfigVersion.cmake
-  DESTINATION ${concur_cmake_dir})
+  DESTINATION ${concur_cmake_dir} COMPONENT development)
 
-# The .pc file finds its prefix relative to itself, so the installed tree can be moved
-# (and `cmake --install --prefix` works).
+# pkg-config files. Each finds its prefix relative to itself, so the installed tree can be
+# moved (and `cmake --install --prefix` and `dpkg -x` work). They carry only what a consumer
+# needs: the include path, C++20 and -pthread (the headers use std::thread), the library.
+# A component's private dependencies (fmt; libuv for asyncio) are Requires.private when the
+# libraries are shared, and Requires when they are static archives, which need them at link time.
 file(RELATIVE_PATH CONCUR_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 string(REGEX REPLACE "/$" "" CONCUR_PC_TO_PREFIX "${CONCUR_PC_TO_PREFIX}")
-configure_file(${PROJECT_SOURCE_DIR}/cmake/concur.pc.in ${PROJECT_BINARY_DIR}/concur.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/concur.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+function(concur_pkg_config component description)
+  cmake_parse_arguments(ARG "" "" "REQUIRES;PRIVATE" ${ARGN})
+  set(CONCUR_PC_COMPONENT ${component})
+  set(CONCUR_PC_DESCRIPTION "${description}")
+  set(requires ${ARG_REQUIRES})
+  if(BUILD_SHARED_LIBS)
+    set(requires_private ${ARG_PRIVATE})
+  else()
+    list(APPEND requires ${ARG_PRIVATE})
+    set(requires_private)
+  endif()
+  list(JOIN requires ", " CONCUR_PC_REQUIRES)
+  list(JOIN requires_private ", " CONCUR_PC_REQUIRES_PRIVATE)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/concur-component.pc.in
+    ${PROJECT_BINARY_DIR}/pkgconfig/concur-${component}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/concur-${component}.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)
+endfunction()
+concur_pkg_config(threading "concur threading, queue and concurrent.futures (thread pools)"
+  PRIVATE fmt)
+concur_pkg_config(asyncio "concur asyncio: coroutines on an event loop (libuv)"
+  REQUIRES "concur-threading = ${PROJECT_VERSION}" PRIVATE libuv fmt)
+concur_pkg_config(multiprocessing "concur multiprocessing: processes, pools, IPC, shared memory"
+  REQUIRES "concur-threading = ${PROJECT_VERSION}" PRIVATE fmt)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/concur.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/concur.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/concur.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT development)

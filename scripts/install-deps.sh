@@ -15,6 +15,8 @@ packages=(
   python3 python3-uvloop wrk curl apache2-utils netcat-openbsd procps
   # charts of `concur compare --plot`
   gnuplot-nox
+  # Debian packages (cpack: dpkg-shlibdeps, file), their checks, and the API reference
+  dpkg-dev file lintian doxygen
 )
 
 missing=()

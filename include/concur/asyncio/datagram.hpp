@@ -34,6 +34,7 @@
 
 #include "concur/asyncio/task.hpp"
 #include "concur/asyncio/transports.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
@@ -51,7 +52,7 @@ struct DatagramOptions {
 namespace detail {
 class DatagramState;
 /// co_await endpoint.recvfrom().
-class [[nodiscard]] RecvAwaiter {
+class [[nodiscard]] CONCUR_API RecvAwaiter {
  public:
   explicit RecvAwaiter(std::shared_ptr<DatagramState> s) noexcept : m_state(std::move(s)) {}
   bool await_ready() const noexcept;
@@ -74,7 +75,7 @@ class [[nodiscard]] RecvAwaiter {
 }  // namespace detail
 
 /// A UDP socket on the loop (Python's DatagramTransport plus an awaitable receive).
-class DatagramEndpoint {
+class CONCUR_API DatagramEndpoint {
  public:
   DatagramEndpoint() = default;
   explicit DatagramEndpoint(std::shared_ptr<detail::DatagramState> s) noexcept : m_state(std::move(s)) {}
@@ -105,6 +106,6 @@ class DatagramEndpoint {
 
 /// Creates a UDP endpoint (see DatagramOptions). ValueError without local_addr or remote_addr;
 /// OSError if it cannot bind or connect.
-Task<DatagramEndpoint> create_datagram_endpoint(DatagramOptions options);
+CONCUR_API Task<DatagramEndpoint> create_datagram_endpoint(DatagramOptions options);
 
 }  // namespace concur::asyncio

@@ -63,6 +63,7 @@
 #include <utility>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::futures {
@@ -82,7 +83,7 @@ class PromiseBase;
 
 /// An entry of the loop's ready queue: a task (its step) or a callback. Intrusive: the node
 /// lives in the task's coroutine frame or in the callback's own allocation.
-class ReadyNode {
+class CONCUR_API ReadyNode {
  public:
   /// Runs the entry (one task step or one callback). Exceptions are handled inside.
   virtual void run_ready() noexcept = 0;
@@ -142,7 +143,7 @@ struct TimerNode {
 /// A call_soon()/call_later() callback: the ready-queue entry, the timer, and a reference
 /// count shared by the queue and the Handles (atomic: call_soon_threadsafe hands a Handle to
 /// another thread).
-class CallbackNode : public ReadyNode, public TimerNode {
+class CONCUR_API CallbackNode : public ReadyNode, public TimerNode {
  public:
   void run_ready() noexcept final;
   void discard_ready() noexcept final { release(); }
@@ -189,7 +190,7 @@ struct LoopImpl;  // the libuv side, defined in src/asyncio/
 class ThreadsafeQueue;  // call_soon_threadsafe's queue, shared with posting threads (src/asyncio/)
 /// Queues `node` on the loop owning `queue` from any thread and wakes it; false (node not
 /// taken) once that loop is closed. Stays safe to call after the loop is destroyed.
-bool post_to(const std::shared_ptr<ThreadsafeQueue>& queue, CallbackNode* node) noexcept;
+CONCUR_API bool post_to(const std::shared_ptr<ThreadsafeQueue>& queue, CallbackNode* node) noexcept;
 
 /// Counters for tests and leak checks: every test proves its loops closed cleanly and left
 /// no task frame alive.
@@ -200,9 +201,9 @@ struct LoopStats {
   std::int64_t destroyed_pending = 0; ///< tasks destroyed while still pending (since start)
 };
 /// The counters above (thread-safe).
-[[nodiscard]] LoopStats loop_stats() noexcept;
-extern std::atomic<std::int64_t> g_live_frames;
-extern std::atomic<std::int64_t> g_destroyed_pending;
+[[nodiscard]] CONCUR_API LoopStats loop_stats() noexcept;
+CONCUR_API extern std::atomic<std::int64_t> g_live_frames;
+CONCUR_API extern std::atomic<std::int64_t> g_destroyed_pending;
 
 }  // namespace detail
 
@@ -215,7 +216,7 @@ struct ExceptionContext {
 
 /// A scheduled callback (Python's asyncio.Handle): cancel() prevents it from running.
 /// A copyable handle; copies refer to the same callback.
-class Handle {
+class CONCUR_API Handle {
  public:
   Handle() = default;
   explicit Handle(detail::CallbackNode* node) noexcept : m_node(node) {
@@ -243,7 +244,7 @@ class Handle {
 };
 
 /// A callback scheduled for a time (Python's asyncio.TimerHandle).
-class TimerHandle : public Handle {
+class CONCUR_API TimerHandle : public Handle {
  public:
   using Handle::Handle;
   /// The loop time (EventLoop::time()) at which it is (or was) scheduled to run.
@@ -251,7 +252,7 @@ class TimerHandle : public Handle {
 };
 
 /// The event loop (Python's asyncio event loop). See the file comment.
-class EventLoop {
+class CONCUR_API EventLoop {
  public:
   using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
 
@@ -413,8 +414,8 @@ class EventLoop {
 };
 
 /// The loop running in this thread. RuntimeError("no running event loop") if none.
-EventLoop& get_running_loop();
+CONCUR_API EventLoop& get_running_loop();
 /// The loop running in this thread, or null.
-EventLoop* running_loop_or_null() noexcept;
+CONCUR_API EventLoop* running_loop_or_null() noexcept;
 
 }  // namespace concur::asyncio

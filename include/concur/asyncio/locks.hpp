@@ -34,6 +34,7 @@
 
 #include "concur/asyncio/task.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
@@ -43,7 +44,7 @@ class WaitList;
 
 /// A task waiting in a primitive's FIFO (Python's waiter future). Woken nodes stay in the list
 /// until their task runs (as Python's futures stay in the deque); cancelled ones leave it at once.
-class WaitNode : public Waiter {
+class CONCUR_API WaitNode : public Waiter {
  public:
   WaitNode() = default;
   /// Awaiters may be moved before they are awaited (create_task(q.get())), never after.
@@ -74,7 +75,7 @@ class WaitNode : public Waiter {
 };
 
 /// An intrusive FIFO of WaitNodes.
-class WaitList {
+class CONCUR_API WaitList {
  public:
   void push_back(WaitNode* n) noexcept {
     n->m_list = this;
@@ -153,7 +154,7 @@ auto detail::ScopedAcquire<L, Acquire>::await_resume() {
 }
 
 /// A mutual-exclusion lock for tasks (Python's asyncio.Lock). Not reentrant.
-class Lock {
+class CONCUR_API Lock {
  public:
   class Acquire : public detail::WaitNode {
    public:
@@ -189,7 +190,7 @@ class Lock {
 };
 
 /// A flag tasks can wait for (Python's asyncio.Event).
-class Event {
+class CONCUR_API Event {
  public:
   class Wait : public detail::WaitNode {
    public:
@@ -223,7 +224,7 @@ class Event {
 };
 
 /// A condition variable for tasks (Python's asyncio.Condition), over its own Lock or a given one.
-class Condition {
+class CONCUR_API Condition {
  public:
   /// Waits for notify() (internal awaiter of wait()).
   class Notified : public detail::WaitNode {
@@ -285,7 +286,7 @@ class Condition {
 };
 
 /// A counter of permits (Python's asyncio.Semaphore).
-class Semaphore {
+class CONCUR_API Semaphore {
  public:
   class Acquire : public detail::WaitNode {
    public:
@@ -325,7 +326,7 @@ class Semaphore {
 };
 
 /// A Semaphore whose release() above the initial value is a ValueError.
-class BoundedSemaphore : public Semaphore {
+class CONCUR_API BoundedSemaphore : public Semaphore {
  public:
   explicit BoundedSemaphore(std::ptrdiff_t value = 1) : Semaphore(value), m_bound(value) {}
   /// ValueError("BoundedSemaphore released too many times") above the initial value.
@@ -336,7 +337,7 @@ class BoundedSemaphore : public Semaphore {
 };
 
 /// A barrier for `parties` tasks (Python's asyncio.Barrier).
-class Barrier {
+class CONCUR_API Barrier {
  public:
   /// ValueError if parties < 1.
   explicit Barrier(std::size_t parties);

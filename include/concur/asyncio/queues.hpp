@@ -36,6 +36,7 @@
 #include "concur/asyncio/locks.hpp"
 #include "concur/asyncio/task.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
@@ -45,7 +46,7 @@ class QueueBase;
 
 /// A task waiting in put() or get(). When woken it first re-checks the queue (as Python's
 /// `while self.full()` loop does) and only then resumes its task, inline.
-class QueueWaiter : public WaitNode, public ReadyNode {
+class CONCUR_API QueueWaiter : public WaitNode, public ReadyNode {
  public:
   QueueWaiter(QueueBase& q, bool getter) noexcept : m_queue(&q), m_getter(getter) {}
   void run_ready() noexcept override;
@@ -63,7 +64,7 @@ class QueueWaiter : public WaitNode, public ReadyNode {
 };
 
 /// The type-independent part of the queues: waiters, unfinished count, shutdown.
-class QueueBase {
+class CONCUR_API QueueBase {
  public:
   explicit QueueBase(std::size_t maxsize) noexcept : m_maxsize(maxsize) { m_finished.set(); }
   QueueBase(const QueueBase&) = delete;

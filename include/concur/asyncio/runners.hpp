@@ -29,6 +29,7 @@
 
 #include "concur/asyncio/events.hpp"
 #include "concur/asyncio/task.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
@@ -41,7 +42,7 @@ struct RunnerOptions {
 };
 
 /// Runs coroutines on one loop it owns (Python's asyncio.Runner).
-class Runner {
+class CONCUR_API Runner {
  public:
   explicit Runner(RunnerOptions options = {});
   /// close().
@@ -87,7 +88,7 @@ T run(Task<T> main, RunnerOptions options = {}) {
 namespace detail {
 /// Cancels every pending task of the running loop but the current one and waits for them;
 /// reports those that ended with an exception (Python's _cancel_all_tasks).
-Task<void> cancel_all_tasks();
+CONCUR_API Task<void> cancel_all_tasks();
 }  // namespace detail
 
 }  // namespace concur::asyncio

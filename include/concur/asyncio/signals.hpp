@@ -24,15 +24,16 @@
 #include <functional>
 
 #include "concur/asyncio/events.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
 /// Runs `callback` on `loop` whenever signal `sig` arrives; replaces a previous handler of
 /// `sig` on this loop. ValueError for an invalid signal number; RuntimeError for a signal that
 /// cannot be caught (SIGKILL, SIGSTOP) or if the loop is closed.
-void add_signal_handler(EventLoop& loop, int sig, std::function<void()> callback);
+CONCUR_API void add_signal_handler(EventLoop& loop, int sig, std::function<void()> callback);
 
 /// Removes the handler of `sig` on `loop`; returns false if there was none.
-bool remove_signal_handler(EventLoop& loop, int sig);
+CONCUR_API bool remove_signal_handler(EventLoop& loop, int sig);
 
 }  // namespace concur::asyncio

@@ -85,6 +85,7 @@
 #include "concur/asyncio/task.hpp"
 #include "concur/asyncio/transports.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
@@ -103,16 +104,16 @@ class ServerState;      // the listening handles and client list of a Server
 /// What a stream awaiter waits for.
 enum class StreamOp : std::uint8_t { data, drain, closed };
 /// True if `op` can complete without waiting.
-bool stream_ready(StreamTransport& t, StreamOp op) noexcept;
+CONCUR_API bool stream_ready(StreamTransport& t, StreamOp op) noexcept;
 /// Registers `w` to be fired when `op` can complete. RuntimeError if another task already
 /// waits for data on this stream.
-void stream_register(StreamTransport& t, StreamOp op, IoWait& w);
+CONCUR_API void stream_register(StreamTransport& t, StreamOp op, IoWait& w);
 /// After the wait: throws the stream's error where `op` must report it.
-void stream_result(StreamTransport& t, StreamOp op);
+CONCUR_API void stream_result(StreamTransport& t, StreamOp op);
 /// Keeps `t` from being deleted until the matching stream_unpin() (a suspended awaiter's hold).
-void stream_pin(StreamTransport& t) noexcept;
+CONCUR_API void stream_pin(StreamTransport& t) noexcept;
 /// Ends a stream_pin(); deletes `t` if it is closed and nothing else refers to it.
-void stream_unpin(StreamTransport& t) noexcept;
+CONCUR_API void stream_unpin(StreamTransport& t) noexcept;
 
 /// co_await reader.wait_for_data() / writer.drain() / writer.wait_closed().
 ///
@@ -160,7 +161,7 @@ class [[nodiscard]] StreamAwaiter {
 };
 
 /// co_await server.wait_closed() / the wait of serve_forever().
-class [[nodiscard]] ServerAwaiter {
+class [[nodiscard]] CONCUR_API ServerAwaiter {
  public:
   ServerAwaiter(std::shared_ptr<ServerState> s, bool until_clients_gone) noexcept
       : m_server(std::move(s)), m_until_clients_gone(until_clients_gone) {}
@@ -199,7 +200,7 @@ struct ServerOptions {
 };
 
 /// The reading half of a connection (Python's asyncio.StreamReader). See the file comment.
-class StreamReader {
+class CONCUR_API StreamReader {
  public:
   /// An empty reader (every method but the constructor and assignment needs a connection).
   StreamReader() = default;
@@ -243,7 +244,7 @@ class StreamReader {
 };
 
 /// The writing half of a connection (Python's asyncio.StreamWriter). See the file comment.
-class StreamWriter {
+class CONCUR_API StreamWriter {
  public:
   StreamWriter() = default;
   explicit StreamWriter(std::shared_ptr<detail::StreamTransport> t) noexcept : m_transport(std::move(t)) {}
@@ -294,7 +295,7 @@ class StreamWriter {
 using ClientConnected = std::function<Task<void>(StreamReader, StreamWriter)>;
 
 /// A listening server (Python's asyncio.Server). See the file comment.
-class Server {
+class CONCUR_API Server {
  public:
   Server() = default;
   explicit Server(std::shared_ptr<detail::ServerState> s) noexcept : m_state(std::move(s)) {}
@@ -334,16 +335,16 @@ class Server {
 /// Throws ConnectionRefusedError (or the OSError of the last address tried), or OSError with
 /// the resolver's message if the name does not resolve. No deadline of its own: wrap it in
 /// wait_for() (cancellation stops the resolution or the connection attempt).
-Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
+CONCUR_API Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
                                                            StreamOptions options = {});
 /// Connects to the Unix-domain socket at `path`. FileNotFoundError, ConnectionRefusedError.
-Task<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, StreamOptions options = {});
+CONCUR_API Task<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, StreamOptions options = {});
 /// Listens on `host`:`port` ("" = all interfaces; port 0 = any free port) and runs
 /// `client_connected` for each connection. OSError (e.g. EADDRINUSE) if it cannot bind.
-Task<Server> start_server(ClientConnected client_connected, std::string host, std::uint16_t port,
+CONCUR_API Task<Server> start_server(ClientConnected client_connected, std::string host, std::uint16_t port,
                           ServerOptions options = {});
 /// Listens on the Unix-domain socket `path` (a stale socket file there is replaced; the file
 /// is removed when the server closes).
-Task<Server> start_unix_server(ClientConnected client_connected, std::string path, ServerOptions options = {});
+CONCUR_API Task<Server> start_unix_server(ClientConnected client_connected, std::string path, ServerOptions options = {});
 
 }  // namespace concur::asyncio

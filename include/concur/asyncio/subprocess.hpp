@@ -37,6 +37,7 @@
 #include "concur/asyncio/streams.hpp"
 #include "concur/asyncio/task.hpp"
 #include "concur/asyncio/transports.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
@@ -67,7 +68,7 @@ namespace detail {
 class ProcessState;  // the uv_process_t and the exit waiters (src/asyncio/subprocess.cpp)
 
 /// co_await on a process's exit.
-class [[nodiscard]] ExitAwaiter {
+class [[nodiscard]] CONCUR_API ExitAwaiter {
  public:
   explicit ExitAwaiter(std::shared_ptr<ProcessState> s) noexcept : m_state(std::move(s)) {}
   bool await_ready() const noexcept;
@@ -86,7 +87,7 @@ class [[nodiscard]] ExitAwaiter {
 }  // namespace detail
 
 /// A child process (Python's asyncio.subprocess.Process). A handle: copies share the child.
-class Process {
+class CONCUR_API Process {
  public:
   Process() = default;
   explicit Process(std::shared_ptr<detail::ProcessState> s) noexcept;
@@ -121,9 +122,9 @@ class Process {
 
 /// Starts `program` (searched in PATH) with `args`. FileNotFoundError if it does not exist,
 /// PermissionError-like OSError if it cannot be run; ValueError for stdin_ or stdout_ = STDOUT.
-Task<Process> create_subprocess_exec(std::string program, std::vector<std::string> args = {},
+CONCUR_API Task<Process> create_subprocess_exec(std::string program, std::vector<std::string> args = {},
                                      SubprocessOptions options = {});
 /// Starts `/bin/sh -c cmd`.
-Task<Process> create_subprocess_shell(std::string cmd, SubprocessOptions options = {});
+CONCUR_API Task<Process> create_subprocess_shell(std::string cmd, SubprocessOptions options = {});
 
 }  // namespace concur::asyncio

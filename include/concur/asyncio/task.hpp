@@ -64,13 +64,14 @@
 
 #include "concur/asyncio/events.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
 namespace detail {
 
 /// What a suspended task waits on (Python's Task._fut_waiter).
-class Waiter {
+class CONCUR_API Waiter {
  public:
   /// Python's `fut_waiter.cancel(msg)`: returns true if the wait is now cancelled (the task
   /// resumes with CancelledError, or when what it awaits has finished), false if it cannot be
@@ -118,7 +119,7 @@ struct TaskExtra {
 /// The state every coroutine frame of Task<T> holds, in its promise. A frame is either an
 /// unstarted coroutine (created), a coroutine running inside another task (inlined), a task
 /// (pending, then done) or a coroutine that ran inline to its end (finished_inline).
-class PromiseBase : public ReadyNode {
+class CONCUR_API PromiseBase : public ReadyNode {
  public:
   enum class State : std::uint8_t { created, inlined, pending, done, finished_inline };
 
@@ -345,7 +346,7 @@ class TaskAwaiter;
 /// A handle to a task, without its result type (Python's Task object as seen by all_tasks(),
 /// current_task() and done callbacks). Copies refer to the same task. Empty when
 /// default-constructed or moved from.
-class TaskBase {
+class CONCUR_API TaskBase {
  public:
   TaskBase() = default;
   explicit TaskBase(detail::PromiseBase* p) noexcept : m_promise(p) {
@@ -579,8 +580,8 @@ Task<detail::await_result_t<A>> create_task(A aw, std::string name = {}) {
 }
 
 /// The task running now, or nullopt outside of a task. RuntimeError if no loop runs.
-std::optional<TaskBase> current_task();
+CONCUR_API std::optional<TaskBase> current_task();
 /// The running loop's tasks that are not done. RuntimeError if no loop runs.
-std::vector<TaskBase> all_tasks();
+CONCUR_API std::vector<TaskBase> all_tasks();
 
 }  // namespace concur::asyncio

@@ -38,10 +38,11 @@
 #include "concur/asyncio/events.hpp"
 #include "concur/asyncio/task.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
-class TaskGroup {
+class CONCUR_API TaskGroup {
  public:
   /// Enters the group (Python's __aenter__) in the current task. RuntimeError outside a task.
   TaskGroup();

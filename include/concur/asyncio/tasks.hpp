@@ -49,6 +49,7 @@
 #include "concur/asyncio/events.hpp"
 #include "concur/asyncio/task.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::asyncio {
@@ -56,7 +57,7 @@ namespace concur::asyncio {
 namespace detail {
 
 /// `delay` from now in steady-clock nanoseconds, saturating.
-std::int64_t deadline_after_ns(Timeout delay) noexcept;
+CONCUR_API std::int64_t deadline_after_ns(Timeout delay) noexcept;
 
 /// The awaiter of sleep(): a timer in the task's frame (no allocation).
 class SleepAwaiter final : public Waiter, public TimerNode {
@@ -102,7 +103,7 @@ class SleepAwaiter final : public Waiter, public TimerNode {
 /// CancelOverride: cancelling a task that runs the gather, whenever it happens, cancels every
 /// child that is not done, and returns false (the result is kept) once all are done.
 /// Cancelling a task that awaits the gather inline does the same through the Waiter interface.
-class GatherWaiter final : public Waiter, public CancelOverride {
+class CONCUR_API GatherWaiter final : public Waiter, public CancelOverride {
  public:
   GatherWaiter(std::vector<PromiseBase*> children, bool fail_fast);
   GatherWaiter(const GatherWaiter&) = delete;
@@ -177,7 +178,7 @@ class DoneAwaiter final : public Waiter, public DoneLink {
 enum class ReturnWhen { FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED };
 
 /// The awaiter of wait(): a link per task and its own timer. Cancelling it cancels no task.
-class WaitWaiter final : public Waiter, public TimerNode {
+class CONCUR_API WaitWaiter final : public Waiter, public TimerNode {
  public:
   WaitWaiter(std::vector<PromiseBase*> tasks, std::optional<Timeout> timeout, ReturnWhen when);
   WaitWaiter(const WaitWaiter&) = delete;
@@ -214,7 +215,7 @@ class WaitWaiter final : public Waiter, public TimerNode {
 };
 
 /// The shared state of as_completed(): tasks in the order they finish.
-class AsCompletedState : public TimerNode {
+class CONCUR_API AsCompletedState : public TimerNode {
  public:
   AsCompletedState(std::vector<PromiseBase*> tasks, std::optional<Timeout> timeout);
   AsCompletedState(const AsCompletedState&) = delete;

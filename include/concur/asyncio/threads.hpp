@@ -40,6 +40,7 @@
 #include "concur/asyncio/events.hpp"
 #include "concur/asyncio/task.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/futures/future.hpp"
 #include "concur/futures/thread.hpp"
 
@@ -55,7 +56,7 @@ struct ThreadBridge {
 };
 
 /// Posts "the future is done" to the loop of `queue`; wakes the waiting task there.
-void post_done(const std::shared_ptr<ThreadsafeQueue>& queue, std::shared_ptr<ThreadBridge> bridge, bool cancelled) noexcept;
+CONCUR_API void post_done(const std::shared_ptr<ThreadsafeQueue>& queue, std::shared_ptr<ThreadBridge> bridge, bool cancelled) noexcept;
 
 /// Waits (in a task) for a futures::Future<U> completion signalled through a ThreadBridge.
 template <class U>

@@ -41,12 +41,13 @@
 #include "concur/asyncio/task.hpp"
 #include "concur/asyncio/tasks.hpp"
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::asyncio {
 
 /// The deadline of a timeout() block (Python's asyncio.Timeout). Lives in the block's frame.
-class TimeoutScope {
+class CONCUR_API TimeoutScope {
  public:
   /// States as in Python: created -> entered -> (expiring -> expired | exited).
   enum class State { created, entered, expiring, expired, exited };
@@ -127,7 +128,7 @@ Task<T> run_with_timeout(std::optional<double> when, F body) {
   if constexpr (!std::is_void_v<T>) co_return std::move(*value);
 }
 
-std::optional<double> deadline_from(std::optional<Timeout> delay);
+CONCUR_API std::optional<double> deadline_from(std::optional<Timeout> delay);
 
 }  // namespace detail
 

@@ -20,11 +20,12 @@
 #include <string>
 
 #include "concur/asyncio/task.hpp"
+#include "concur/export.hpp"
 
 namespace concur::asyncio {
 
 /// A socket address (Python's "peername" / "sockname" values).
-struct Address {
+struct CONCUR_API Address {
   enum class Family : std::uint8_t { none, ipv4, ipv6, unix_socket };
   Family family = Family::none;
   std::string host;        ///< numeric IP address, or the path of a Unix-domain socket

@@ -48,6 +48,7 @@
 #include <utility>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::futures {
@@ -66,7 +67,7 @@ struct StateExtras;
 /// that sleep on a future use a mutex and condition variable of a shared "parking lot" chosen
 /// by the state's address (future.cpp), and callbacks and waiters live in StateExtras,
 /// allocated only for futures that have some.
-class StateBase {
+class CONCUR_API StateBase {
  public:
   /// Python's future states, plus `completing`: a set_result()/set_exception() has claimed
   /// the future and is storing its outcome (it is not done yet; nothing else can claim it).

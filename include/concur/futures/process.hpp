@@ -31,6 +31,7 @@
 // Thread safety: every member may be called from any thread.
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/futures/future.hpp>
 #include <concur/multiprocessing/pool.hpp>
 
@@ -134,7 +135,7 @@ class ProcessMapResults {
   std::optional<std::chrono::steady_clock::time_point> m_deadline;
 };
 
-class ProcessPoolExecutor {
+class CONCUR_API ProcessPoolExecutor {
  public:
   /// Starts the workers. ValueError if max_workers <= 0; ValueError, OSError, ProcessError as
   /// Pool.

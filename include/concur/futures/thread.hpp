@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/futures/future.hpp"
 #include "concur/timeout.hpp"
 
@@ -235,7 +236,7 @@ class MapResults {
 };
 
 /// concurrent.futures.ThreadPoolExecutor.
-class ThreadPoolExecutor {
+class CONCUR_API ThreadPoolExecutor {
  public:
   /// A pool; no thread starts until the first submit(). ValueError if max_workers <= 0.
   explicit ThreadPoolExecutor(ThreadPoolOptions options = {});

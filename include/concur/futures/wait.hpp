@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/futures/future.hpp"
 #include "concur/timeout.hpp"
 
@@ -62,7 +63,7 @@ namespace detail {
 /// Registered with several futures at once (StateBase::add_waiter), a Waiter counts how many
 /// of them finished, whether one finished with an exception, and (for as_completed) which
 /// ones, in order. Python's _Waiter family in one class.
-class Waiter {
+class CONCUR_API Waiter {
  public:
   /// `capacity`: how many futures it may be told about (reserved so on_done never allocates).
   explicit Waiter(std::size_t capacity) { m_finished.reserve(capacity); }

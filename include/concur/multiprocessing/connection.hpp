@@ -33,6 +33,7 @@
 // carry the shared-memory descriptors; the unused directions are shut down.
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 #include <concur/timeout.hpp>
 
@@ -45,15 +46,19 @@
 
 namespace concur::multiprocessing {
 
-class Connection {
+/// One end of a Pipe(), Python's multiprocessing.connection.Connection (see the file comment).
+class CONCUR_API Connection {
  public:
   /// A closed connection.
   Connection() noexcept = default;
   /// Takes ownership of a connected Unix stream socket.
   Connection(detail::UniqueFd socket, bool readable, bool writable) noexcept
       : m_fd(std::move(socket)), m_readable(readable), m_writable(writable) {}
+  /// Movable (the moved-from end is closed), not copyable.
+  /// @{
   Connection(Connection&&) noexcept = default;
   Connection& operator=(Connection&&) noexcept = default;
+  /// @}
   ~Connection() = default;
 
   /// Sends one object. Throws OSError (closed, read-only), BrokenPipeError (peer gone).
@@ -87,8 +92,11 @@ class Connection {
 
   /// Closes this end (idempotent); the peer then sees EOF.
   void close() noexcept { m_fd.reset(); }
+  /// Whether close() was called (Python: `closed`).
   [[nodiscard]] bool closed() const noexcept { return !m_fd; }
+  /// Whether this end can recv() (Python: `readable`).
   [[nodiscard]] bool readable() const noexcept { return m_readable; }
+  /// Whether this end can send() (Python: `writable`).
   [[nodiscard]] bool writable() const noexcept { return m_writable; }
   /// The socket descriptor (to poll several connections at once). OSError when closed.
   [[nodiscard]] int fileno() const;
@@ -99,6 +107,7 @@ class Connection {
     const std::uint64_t index = ar.attach_fd(fileno());
     ar(index, m_readable, m_writable);
   }
+  /// The receiving side of save(): takes the descriptor handed to the child.
   void load(detail::InputArchive& ar) {
     std::uint64_t index = 0;
     ar(index, m_readable, m_writable);
@@ -122,6 +131,6 @@ class Connection {
 
 /// A pair of connected Connections. duplex (default): both ends send and receive. Otherwise
 /// the first end only receives and the second only sends, as in Python. Throws OSError.
-std::pair<Connection, Connection> Pipe(bool duplex = true);
+CONCUR_API std::pair<Connection, Connection> Pipe(bool duplex = true);
 
 }  // namespace concur::multiprocessing

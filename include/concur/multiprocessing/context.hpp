@@ -36,6 +36,7 @@
 // Thread safety: all functions are thread-safe. set_start_method is meant for the top of main.
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/connection.hpp>
 #include <concur/multiprocessing/pool.hpp>
 #include <concur/multiprocessing/process.hpp>
@@ -51,17 +52,20 @@ namespace concur::multiprocessing {
 
 /// Sets the default start method, once (Python's rule): RuntimeError("context has already
 /// been set") if it was set before, unless `force`. ValueError for an unknown method.
-void set_start_method(std::string_view method, bool force = false);
+CONCUR_API void set_start_method(std::string_view method, bool force = false);
 /// The default start method. Python fixes it on the first call; so does concur. With
 /// `allow_none`, returns "" instead when it was never set or used.
-std::string get_start_method(bool allow_none = false);
+CONCUR_API std::string get_start_method(bool allow_none = false);
 /// {"fork", "forkserver"}; the default first.
-std::vector<std::string> get_all_start_methods();
+CONCUR_API std::vector<std::string> get_all_start_methods();
 
-class Context {
+/// A start method bound to an object, Python's multiprocessing.get_context(method): its Process
+/// and Pool use that method whatever set_start_method() says.
+class CONCUR_API Context {
  public:
   /// ValueError for an unknown method.
   explicit Context(std::string method);
+  /// The start method of this context ("fork" or "forkserver").
   [[nodiscard]] const std::string& get_start_method() const noexcept { return m_method; }
 
   /// A Process started with this context's method.
@@ -71,6 +75,7 @@ class Context {
     return concur::multiprocessing::Process(ProcessOptions{.start_method = m_method}, fn, std::forward<Args>(args)...);
   }
   template <class F, class... Args>
+  /// As above, with options; their start_method is replaced by this context's.
   concur::multiprocessing::Process Process(ProcessOptions options, F fn, Args&&... args) const {
     options.start_method = m_method;
     return concur::multiprocessing::Process(std::move(options), fn, std::forward<Args>(args)...);
@@ -89,18 +94,18 @@ class Context {
 
 /// The context of `method`, or of the default start method when nullopt. ValueError for an
 /// unknown method.
-Context get_context(std::optional<std::string_view> method = std::nullopt);
+CONCUR_API Context get_context(std::optional<std::string_view> method = std::nullopt);
 
 namespace forkserver {
 /// Starts the fork server if it is not running (Python: multiprocessing.forkserver
 /// .ensure_running). Call it at the top of main, before any thread exists. OSError on failure.
-void ensure_running();
+CONCUR_API void ensure_running();
 /// How long start() waits for the fork server to fork a child before it gives up (default
 /// 20 s; a healthy server answers in well under a millisecond, a loaded machine may need
 /// more). On expiry the server is killed, start() raises ProcessError, and the next start()
 /// starts a new server. Also the time a server gets to end at exit before it is killed.
 /// ValueError unless positive. Not in Python, whose start() waits forever.
-void set_start_timeout(Timeout timeout);
+CONCUR_API void set_start_timeout(Timeout timeout);
 }  // namespace forkserver
 
 namespace detail {

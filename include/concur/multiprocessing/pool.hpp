@@ -75,6 +75,7 @@
 // from any thread. One manager thread per pool talks to the workers.
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/detail/pool_task.hpp>
 #include <concur/multiprocessing/process.hpp>
 #include <concur/threading/thread.hpp>
@@ -112,6 +113,8 @@ namespace concur::multiprocessing {
 class Initializer {
  public:
   Initializer() = default;
+  /// fn(args...) runs once in each worker before its first task (Python: initializer=fn,
+  /// initargs=args). ValueError for arguments that are not small values.
   template <class F, class... Args>
     requires(!std::is_same_v<std::decay_t<F>, Initializer>)
   Initializer(F fn, Args&&... args)  // NOLINT(google-explicit-constructor): keyword-argument style
@@ -394,6 +397,7 @@ inline std::size_t default_chunksize(std::size_t items, std::size_t processes) {
 template <class T>
 class AsyncResult {
  public:
+  /// What get() returns: the task's result type (void results as std::monostate).
   using value_type = detail::wire_result_t<T>;
   /// The result, waiting up to `timeout`. TimeoutError if not ready by then; rethrows the
   /// task's exception (or RemoteError, ProcessError).
@@ -403,10 +407,12 @@ class AsyncResult {
   }
   /// Waits until ready or `timeout` elapsed.
   void wait(std::optional<Timeout> timeout = std::nullopt) const { (void)m_state->wait(timeout); }
+  /// Whether the task finished (successfully or not).
   [[nodiscard]] bool ready() const { return m_state->ready(); }
   /// Whether it completed without an exception. ValueError if not ready.
   [[nodiscard]] bool successful() const { return m_state->successful(); }
 
+  /// Made by Pool (apply_async); not for users.
   explicit AsyncResult(std::shared_ptr<detail::CollectState<value_type>> state) : m_state(std::move(state)) {}
 
  private:
@@ -422,10 +428,14 @@ class MapResult {
     if (!m_state->wait(timeout)) throw TimeoutError();
     return m_state->values();
   }
+  /// Waits until every chunk is done or `timeout` elapsed.
   void wait(std::optional<Timeout> timeout = std::nullopt) const { (void)m_state->wait(timeout); }
+  /// Whether every task finished (successfully or not).
   [[nodiscard]] bool ready() const { return m_state->ready(); }
+  /// Whether every task completed without an exception. ValueError if not ready.
   [[nodiscard]] bool successful() const { return m_state->successful(); }
 
+  /// Made by Pool (map_async, starmap_async); not for users.
   explicit MapResult(std::shared_ptr<detail::CollectState<R>> state) : m_state(std::move(state)) {}
 
  private:
@@ -441,8 +451,12 @@ class IMapIterator {
   /// or the failed chunk's exception (iteration may continue after it).
   std::optional<R> next(std::optional<Timeout> timeout = std::nullopt) { return m_state->next(timeout); }
 
+  /// A single-pass input iterator over the results; each ++ waits for the next one.
   class iterator {
    public:
+    /// std::input_iterator's members: *it is the current result, ++it waits for the next one,
+    /// it == end() once every result was returned.
+    /// @{
     using value_type = R;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
@@ -454,28 +468,36 @@ class IMapIterator {
     }
     void operator++(int) { advance(); }
     bool operator==(std::default_sentinel_t) const { return !m_current.has_value(); }
+    /// @}
 
    private:
     void advance() { m_current = m_state->next(std::nullopt); }
     detail::StreamState<R>* m_state = nullptr;
     std::optional<R> m_current;
   };
+  /// Waits for the first result.
   iterator begin() { return iterator(m_state.get()); }
+  /// The end: reached when every result was returned.
   std::default_sentinel_t end() { return {}; }
 
+  /// Made by Pool (imap, imap_unordered); not for users.
   explicit IMapIterator(std::shared_ptr<detail::StreamState<R>> state) : m_state(std::move(state)) {}
 
  private:
   std::shared_ptr<detail::StreamState<R>> m_state;
 };
 
-class Pool {
+/// A pool of worker processes, Python's multiprocessing.Pool (see the file comment).
+class CONCUR_API Pool {
  public:
   /// Starts the workers (by default process_cpu_count() of them). ValueError if processes < 1
   /// or for an unknown start method; OSError or ProcessError when a worker cannot be started.
   explicit Pool(PoolOptions options = {});
+  /// Movable, not copyable; a moved-from Pool owns no workers.
+  /// @{
   Pool(Pool&&) noexcept;
   Pool& operator=(Pool&&) noexcept;
+  /// @}
   /// terminate() + join(): never hangs, leaves no zombie.
   ~Pool();
 

@@ -36,6 +36,7 @@
 // gets a child in which only the calling thread exists (use "forkserver" there).
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 #include <concur/timeout.hpp>
 
@@ -129,7 +130,8 @@ struct ProcessOptions {
   std::string start_method = {};        ///< "fork", "forkserver"; empty: get_start_method()
 };
 
-class Process {
+/// A child process running a function, Python's multiprocessing.Process (see the file comment).
+class CONCUR_API Process {
  public:
   /// A process that will run fn(args...) once started. See the header comment for what fn
   /// and args may be (checked at compile time).
@@ -137,6 +139,7 @@ class Process {
     requires(!std::is_same_v<std::decay_t<F>, ProcessOptions>)
   explicit Process(F fn, Args&&... args) : Process(ProcessOptions{}, fn, std::forward<Args>(args)...) {}
   template <class F, class... Args>
+  /// As above, with a name, daemon flag or start method.
   Process(ProcessOptions options, F fn, Args&&... args)
       : Process(std::move(options), detail::make_target(fn, std::forward<Args>(args)...)) {}
 
@@ -153,6 +156,7 @@ class Process {
   [[nodiscard]] std::optional<int> exitcode() const;
   /// The child's pid; nullopt before start.
   [[nodiscard]] std::optional<int> pid() const;
+  /// The same as pid(), as in Python.
   [[nodiscard]] std::optional<int> ident() const { return pid(); }
   /// Sends SIGTERM (no effect once it ended). Signals go through a pidfd: never to another
   /// process that reused the pid of a reaped child.
@@ -165,8 +169,11 @@ class Process {
   /// Releases the resources of an ended process. ValueError while it runs.
   void close();
 
+  /// The name given in ProcessOptions, or "Process-N" (Python: `name`).
   [[nodiscard]] std::string name() const;
+  /// Renames the process (Python: `p.name = ...`).
   void set_name(std::string name);
+  /// Whether the process is a daemon: terminated when its parent exits (Python: `daemon`).
   [[nodiscard]] bool daemon() const;
   /// RuntimeError after start.
   void set_daemon(bool daemon);
@@ -186,17 +193,17 @@ class Process {
 };
 
 /// The Process object of the calling process ("MainProcess" in the parent).
-Process current_process();
+CONCUR_API Process current_process();
 /// The process that started this one; nullopt in the main process.
-std::optional<Process> parent_process();
+CONCUR_API std::optional<Process> parent_process();
 /// The children of this process that are still alive (reaps those that ended, as Python).
-std::vector<Process> active_children();
+CONCUR_API std::vector<Process> active_children();
 /// Number of CPUs in the system (std::thread::hardware_concurrency, at least 1).
-std::size_t cpu_count();
+CONCUR_API std::size_t cpu_count();
 /// Number of CPUs this process may run on: those in the calling thread's affinity mask
 /// (sched_getaffinity, as Python 3.13's os.process_cpu_count()), at least 1. The default
 /// number of workers of Pool and ProcessPoolExecutor; in a container limited to 2 CPUs of a
 /// 64-CPU host (cpusets, taskset), it is 2 where cpu_count() is 64.
-std::size_t process_cpu_count();
+CONCUR_API std::size_t process_cpu_count();
 
 }  // namespace concur::multiprocessing

@@ -46,6 +46,7 @@
 #pragma once
 
 #include <concur/errors.hpp>
+#include <concur/export.hpp>
 #include <concur/multiprocessing/connection.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 #include <concur/multiprocessing/shared_memory.hpp>
@@ -68,10 +69,10 @@ namespace detail {
 
 /// Makes every feeder thread of this process write what it holds and stop: call it in a forked
 /// child before _exit (Python's Process does the same at its end). Never throws.
-void flush_queues() noexcept;
+CONCUR_API void flush_queues() noexcept;
 
 /// The untyped machinery of the three queues (src/multiprocessing/queues_core.cpp).
-class QueueCore {
+class CONCUR_API QueueCore {
  public:
   enum class Kind { simple, queue, joinable };
   /// ValueError for maxsize < 0 (0 means unbounded). OSError when the socket or the shared
@@ -158,7 +159,9 @@ class Queue {
   void cancel_join_thread() { m_core.cancel_join_thread(); }
 
  protected:
+  /// For JoinableQueue: a queue of the given kind.
   Queue(detail::QueueCore::Kind kind, std::ptrdiff_t maxsize) : m_core(kind, maxsize) {}
+  /// The pipe, the feeder thread and the counters shared by every process.
   detail::QueueCore m_core;
 };
 

@@ -66,6 +66,7 @@
 #include <cereal/types/vector.hpp>
 
 #include <concur/errors.hpp>
+#include <concur/export.hpp>
 #include <concur/multiprocessing/detail/unique_fd.hpp>
 
 #include <algorithm>
@@ -117,7 +118,7 @@ struct BlobSegment;
 /// memfd. Only for payloads that no process reads after the payload is destroyed: the segment
 /// is reused as soon as the payload (its blob_lease) is gone. A Pool's tasks qualify: the pool
 /// drops a task only once the worker that read it answered, died or was killed.
-class RecycledBlobScope {
+class CONCUR_API RecycledBlobScope {
  public:
   RecycledBlobScope() noexcept;
   ~RecycledBlobScope();
@@ -133,11 +134,11 @@ class RecycledBlobScope {
 /// Keeps the process's recycled segments (and the free ones' memory, up to 256 MiB) alive
 /// while the returned handle lives; a Pool holds one. Without any, RecycledBlobScope has no
 /// effect. Thread-safe.
-std::shared_ptr<void> retain_blob_segments();
+CONCUR_API std::shared_ptr<void> retain_blob_segments();
 
 /// Appends blocks to a lazily created memfd, or to a recycled segment under a
 /// RecycledBlobScope (defined in src/multiprocessing/serialize.cpp).
-class BlobWriter {
+class CONCUR_API BlobWriter {
  public:
   /// Appends `size` bytes; throws OSError when the memfd cannot be created or written.
   void append(const void* data, std::size_t size);
@@ -155,10 +156,10 @@ class BlobWriter {
 };
 
 /// Reads exactly `size` bytes at `offset` of `fd` into `out`; SerializationError when short.
-void blob_read(int fd, std::uint64_t offset, void* out, std::size_t size);
+CONCUR_API void blob_read(int fd, std::uint64_t offset, void* out, std::size_t size);
 /// SerializationError unless `fd` is a regular file (a memfd) of at least `size` bytes: the
 /// blob size a message declares is trusted only once the file really holds that much.
-void check_blob(int fd, std::uint64_t size);
+CONCUR_API void check_blob(int fd, std::uint64_t size);
 
 /// FNV-1a of the type's mangled name: the same in every process of one binary.
 template <class T>
@@ -173,7 +174,7 @@ std::uint64_t type_fingerprint() noexcept {
 
 inline constexpr std::size_t payload_header_size = 16;  // fingerprint u64 + blob size u64
 
-class OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision> {
+class CONCUR_API OutputArchive : public cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision> {
  public:
   explicit OutputArchive(Payload& out) : cereal::OutputArchive<OutputArchive, cereal::AllowEmptyClassElision>(this), m_out(out) {}
   /// Raw bytes into the message.

@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/multiprocessing/detail/shared_region.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 
@@ -68,7 +69,7 @@ struct SharedMemoryOptions {
 };
 
 /// multiprocessing.shared_memory.SharedMemory. Move-only.
-class SharedMemory {
+class CONCUR_API SharedMemory {
  public:
   /// Creates or attaches to a block. Throws ValueError (create without a size, attach without
   /// a name, a name that is empty or contains '/' after the first character), FileExistsError
@@ -80,8 +81,11 @@ class SharedMemory {
     requires std::is_convertible_v<const Name&, std::string_view>
   explicit SharedMemory(const Name& name)
       : SharedMemory(SharedMemoryOptions{.name = std::string(std::string_view(name))}) {}
+  /// Movable (the mapping moves with it), not copyable.
+  /// @{
   SharedMemory(SharedMemory&& other) noexcept;
   SharedMemory& operator=(SharedMemory&& other) noexcept;
+  /// @}
   SharedMemory(const SharedMemory&) = delete;
   SharedMemory& operator=(const SharedMemory&) = delete;
   /// close()s; never unlinks (as in Python).
@@ -112,7 +116,7 @@ class SharedMemory {
 namespace detail {
 /// The names of the blocks this process created and has not unlinked (in the order of their
 /// names). Tests use it to prove that nothing was left behind.
-std::vector<std::string> shared_memory_in_use();
+CONCUR_API std::vector<std::string> shared_memory_in_use();
 }  // namespace detail
 
 /// Python's `lock=` argument of Value and Array.

@@ -51,6 +51,7 @@
 #include <optional>
 
 #include "concur/errors.hpp"
+#include "concur/export.hpp"
 #include "concur/multiprocessing/detail/shared_region.hpp"
 #include "concur/timeout.hpp"
 
@@ -65,7 +66,7 @@ struct BarrierState;
 }  // namespace detail
 
 /// multiprocessing.Lock: a non-recursive lock shared between processes. Lockable.
-class Lock {
+class CONCUR_API Lock {
  public:
   /// Creates an unlocked lock in fresh shared memory. Throws OSError when that fails.
   Lock();
@@ -82,9 +83,13 @@ class Lock {
   /// Whether any thread of any process holds it (a snapshot).
   [[nodiscard]] bool locked() const;
 
+  /// Lockable, for std::scoped_lock and std::unique_lock: lock() is acquire(), unlock() is
+  /// release(), try_lock() is acquire(false).
+  /// @{
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  ///@}
 
  private:
   friend class Condition;
@@ -93,7 +98,7 @@ class Lock {
 };
 
 /// multiprocessing.RLock: a recursive lock owned by one thread of one process. Lockable.
-class RLock {
+class CONCUR_API RLock {
  public:
   /// Creates an unlocked lock in fresh shared memory. Throws OSError when that fails.
   RLock();
@@ -111,9 +116,13 @@ class RLock {
   /// Whether any thread of any process holds it (a snapshot).
   [[nodiscard]] bool locked() const;
 
+  /// Lockable, for std::scoped_lock and std::unique_lock: lock() is acquire(), unlock() is
+  /// release(), try_lock() is acquire(false).
+  /// @{
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  ///@}
 
  private:
   friend class Condition;
@@ -122,7 +131,7 @@ class RLock {
 };
 
 /// multiprocessing.Semaphore: a counter shared between processes.
-class Semaphore {
+class CONCUR_API Semaphore {
  public:
   /// ValueError when `value` < 0. Throws OSError when the shared memory cannot be made.
   explicit Semaphore(std::ptrdiff_t value = 1);
@@ -139,11 +148,16 @@ class Semaphore {
   /// The counter's current value (Python's SemLock._get_value; a snapshot).
   [[nodiscard]] std::ptrdiff_t get_value() const;
 
+  /// Lockable, for std::scoped_lock and std::unique_lock: lock() is acquire(), unlock() is
+  /// release(), try_lock() is acquire(false).
+  /// @{
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  ///@}
 
  protected:
+  /// For BoundedSemaphore: `bounded` makes release() above the initial value a ValueError.
   Semaphore(std::ptrdiff_t value, bool bounded);
 
  private:
@@ -159,7 +173,7 @@ class BoundedSemaphore : public Semaphore {
 };
 
 /// multiprocessing.Event: a flag shared between processes, with waiting until it is set.
-class Event {
+class CONCUR_API Event {
  public:
   /// A cleared event. Throws OSError when the shared memory cannot be made.
   Event();
@@ -183,7 +197,7 @@ class Event {
 
 /// multiprocessing.Condition: a condition variable shared between processes, over a
 /// process-shared Lock or RLock. Lockable (locks its lock).
-class Condition {
+class CONCUR_API Condition {
  public:
   /// A condition with its own RLock (Python's default).
   Condition();
@@ -199,9 +213,13 @@ class Condition {
   bool acquire(bool blocking = true, std::optional<Timeout> timeout = std::nullopt);
   /// Releases the underlying lock.
   void release();
+  /// Lockable, for std::scoped_lock and std::unique_lock: lock() is acquire(), unlock() is
+  /// release(), try_lock() is acquire(false).
+  /// @{
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
+  ///@}
 
   /// Releases the lock (every level of an RLock), sleeps until notified or the timeout, then
   /// re-acquires it. Returns false when the timeout expired without a notification.
@@ -236,7 +254,7 @@ struct BarrierOptions {
 };
 
 /// multiprocessing.Barrier: `parties` threads (of any processes) wait until all have arrived.
-class Barrier {
+class CONCUR_API Barrier {
  public:
   /// ValueError when parties < 1.
   explicit Barrier(std::ptrdiff_t parties, BarrierOptions options = {});

@@ -33,6 +33,7 @@
 #include <mutex>
 #include <optional>
 
+#include "concur/export.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::threading {
@@ -47,7 +48,7 @@ struct BarrierOptions {
 };
 
 /// threading.Barrier: a reusable meeting point for a fixed number of threads.
-class Barrier {
+class CONCUR_API Barrier {
  public:
   /// A barrier for `parties` threads. Throws ValueError if `parties` is 0.
   explicit Barrier(std::size_t parties, BarrierOptions options = {});

@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 
+#include "concur/export.hpp"
 #include "concur/threading/futex.hpp"
 #include "concur/threading/lock.hpp"
 #include "concur/timeout.hpp"
@@ -38,7 +39,7 @@
 namespace concur::threading {
 
 /// threading.Condition: a condition variable with its lock.
-class Condition {
+class CONCUR_API Condition {
  public:
   /// A Condition over a fresh RLock of its own.
   Condition() : m_rlock(&m_own_lock) {}

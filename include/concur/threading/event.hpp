@@ -30,13 +30,14 @@
 #include <cstdint>
 #include <optional>
 
+#include "concur/export.hpp"
 #include "concur/threading/futex.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::threading {
 
 /// threading.Event: a flag threads can wait on.
-class Event {
+class CONCUR_API Event {
  public:
   Event() = default;
   Event(const Event&) = delete;

@@ -32,6 +32,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "concur/export.hpp"
+
 namespace concur::threading::detail {
 
 /// The word a futex waits on. std::atomic<std::uint32_t> has the size and representation of a
@@ -42,19 +44,19 @@ using FutexWord = std::atomic<std::uint32_t>;
 inline constexpr int futex_wake_all = INT_MAX;
 
 /// Blocks while `word == expected`. Returns at once if it differs; may return spuriously.
-void futex_wait(FutexWord& word, std::uint32_t expected) noexcept;
+CONCUR_API void futex_wait(FutexWord& word, std::uint32_t expected) noexcept;
 
 /// As futex_wait, giving up at `deadline`. Returns false only if the deadline passed
 /// (steady_clock::time_point::max() waits forever).
-bool futex_wait_until(FutexWord& word, std::uint32_t expected,
+CONCUR_API bool futex_wait_until(FutexWord& word, std::uint32_t expected,
                       std::chrono::steady_clock::time_point deadline) noexcept;
 
 /// Wakes up to `count` threads blocked on `word` (any address is fine, even one nobody waits on).
-void futex_wake(FutexWord& word, int count) noexcept;
+CONCUR_API void futex_wake(FutexWord& word, int count) noexcept;
 
 /// glibc's __libc_single_threaded flag: non-zero while the process has a single thread (glibc
 /// clears it in pthread_create, before the second thread exists). Bound in platform_linux.cpp.
-extern const char& process_single_threaded_flag;
+CONCUR_API extern const char& process_single_threaded_flag;
 
 /// True while the calling thread is the only thread of the process. Then no other thread can
 /// observe a lock's word, and Lock uses plain loads and stores instead of atomic read-modify-
@@ -64,13 +66,13 @@ extern const char& process_single_threaded_flag;
 inline bool single_threaded() noexcept { return process_single_threaded_flag != 0; }
 
 /// A non-zero number naming the calling thread, unique among live threads (see above).
-inline std::uint64_t thread_key() noexcept {
+CONCUR_API inline std::uint64_t thread_key() noexcept {
   static thread_local const char anchor = 0;
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&anchor));
 }
 
 /// The kernel's id of the calling thread (gettid).
-std::uint64_t native_thread_id() noexcept;
+CONCUR_API std::uint64_t native_thread_id() noexcept;
 
 /// The number of CPUs in the calling thread's affinity mask (sched_getaffinity), at least 1;
 /// when the mask cannot be read, the number of CPUs online.

@@ -25,12 +25,14 @@
 #include <type_traits>
 #include <utility>
 
+#include "concur/export.hpp"
+
 namespace concur::threading {
 
 namespace detail {
 
 /// The type-erased part of local<T>: every thread's value for one local object.
-class LocalStorage {
+class CONCUR_API LocalStorage {
  public:
   using Deleter = void (*)(void*);
   LocalStorage();

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "concur/export.hpp"
 #include "concur/threading/futex.hpp"
 #include "concur/timeout.hpp"
 
@@ -44,11 +45,11 @@ class Condition;
 namespace detail {
 /// Throws ValueError for the (blocking, timeout) pairs Python's Lock.acquire refuses:
 /// a timeout with blocking=false, and a negative or NaN timeout.
-void check_lock_timeout(bool blocking, const std::optional<Timeout>& timeout);
+CONCUR_API void check_lock_timeout(bool blocking, const std::optional<Timeout>& timeout);
 }  // namespace detail
 
 /// threading.Lock: a non-reentrant lock that any thread may release.
-class Lock {
+class CONCUR_API Lock {
  public:
   Lock() = default;
   Lock(const Lock&) = delete;
@@ -117,7 +118,7 @@ class Lock {
 };
 
 /// threading.RLock: a re-entrant lock owned by the thread that acquired it.
-class RLock {
+class CONCUR_API RLock {
  public:
   RLock() = default;
   RLock(const RLock&) = delete;

@@ -29,12 +29,13 @@
 #include <mutex>
 #include <optional>
 
+#include "concur/export.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::threading {
 
 /// threading.Semaphore: a counter that acquire() decrements and release() increments.
-class Semaphore {
+class CONCUR_API Semaphore {
  public:
   /// A semaphore with initial counter `value`. Throws ValueError if `value` is negative.
   explicit Semaphore(std::ptrdiff_t value = 1) : Semaphore(value, std::numeric_limits<std::ptrdiff_t>::max()) {}

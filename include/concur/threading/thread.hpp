@@ -70,6 +70,7 @@
 #include <utility>
 #include <vector>
 
+#include "concur/export.hpp"
 #include "concur/threading/event.hpp"
 #include "concur/threading/futex.hpp"
 #include "concur/timeout.hpp"
@@ -89,7 +90,7 @@ struct ThreadOptions {
 namespace detail {
 
 /// What a Thread handle points at: shared by every handle and by the running thread.
-class ThreadState : public std::enable_shared_from_this<ThreadState> {
+class CONCUR_API ThreadState : public std::enable_shared_from_this<ThreadState> {
  public:
   enum class Kind : std::uint8_t {
     target,    // runs a stored callable (TargetState)
@@ -169,7 +170,7 @@ struct ThreadAccess;
 
 /// Starts the OS thread for `state` (already marked started). Throws std::system_error if the OS
 /// refuses, after un-marking it.
-void launch(const std::shared_ptr<ThreadState>& state);
+CONCUR_API void launch(const std::shared_ptr<ThreadState>& state);
 
 template <class F, class... Args>
 concept thread_target = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> &&
@@ -179,7 +180,7 @@ concept thread_target = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>.
 }  // namespace detail
 
 /// threading.Thread: a thread of control, as a move-only handle.
-class Thread {
+class CONCUR_API Thread {
  public:
   /// A thread that will call `target(args...)` (decay-copied, like std::thread) once started.
   template <class F, class... Args>
@@ -267,18 +268,18 @@ class Thread {
 
 /// The Thread object of the calling thread (a daemon "Dummy-N" one for threads concur did not
 /// start).
-[[nodiscard]] Thread current_thread();
+[[nodiscard]] CONCUR_API Thread current_thread();
 /// The main thread: the one that ran concur's static initialization.
-[[nodiscard]] Thread main_thread();
+[[nodiscard]] CONCUR_API Thread main_thread();
 /// A non-zero number identifying the calling thread among live threads (may be reused later).
 [[nodiscard]] inline std::uint64_t get_ident() noexcept { return detail::thread_key(); }
 /// The kernel's id of the calling thread.
 [[nodiscard]] inline std::uint64_t get_native_id() noexcept { return detail::native_thread_id(); }
 /// The number of threads alive: the main thread, started concur Threads, and dummies (plain
 /// threads that called current_thread()).
-[[nodiscard]] std::size_t active_count();
+[[nodiscard]] CONCUR_API std::size_t active_count();
 /// Every thread alive, in the order they were started (or first seen).
-[[nodiscard]] std::vector<Thread> enumerate();
+[[nodiscard]] CONCUR_API std::vector<Thread> enumerate();
 
 /// What an excepthook receives (Python's threading.ExceptHookArgs, without the traceback).
 struct ExceptHookArgs {
@@ -292,11 +293,11 @@ using ExceptHook = std::function<void(const ExceptHookArgs&)>;
 
 /// Installs `hook` as the excepthook (an empty function restores the default) and returns the
 /// previous one. An exception thrown by the hook is reported on stderr and otherwise ignored.
-ExceptHook set_excepthook(ExceptHook hook);
+CONCUR_API ExceptHook set_excepthook(ExceptHook hook);
 /// Calls the installed excepthook with `args` (Python's threading.excepthook(args)).
-void excepthook(const ExceptHookArgs& args);
+CONCUR_API void excepthook(const ExceptHookArgs& args);
 /// The default hook (Python's threading.__excepthook__): prints
 /// "Exception in thread NAME: TYPE: MESSAGE" to stderr.
-void default_excepthook(const ExceptHookArgs& args);
+CONCUR_API void default_excepthook(const ExceptHookArgs& args);
 
 }  // namespace concur::threading

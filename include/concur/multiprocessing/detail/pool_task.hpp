@@ -10,6 +10,7 @@
 #pragma once
 
 #include <concur/errors.hpp>
+#include <concur/export.hpp>
 #include <concur/multiprocessing/process.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 
@@ -114,7 +115,7 @@ struct ChunkView {
 };
 
 /// Receives a job's results in the parent (called on the pool's manager thread).
-class ResultSink {
+class CONCUR_API ResultSink {
  public:
   virtual ~ResultSink() = default;
   /// Chunk `chunk` succeeded with these encoded results.
@@ -182,11 +183,11 @@ PoolTask make_task(F fn, It first, It last, std::size_t count) {
 /// the uninstrumented C++ runtime, so ThreadSanitizer cannot see that such a drop is ordered
 /// after the consumer's reads; a private copy keeps every access on one thread.) Falls back
 /// to `e` for a type it cannot copy (not registered, not a ProcessError).
-std::exception_ptr clone_exception(const std::exception_ptr& e);
+CONCUR_API std::exception_ptr clone_exception(const std::exception_ptr& e);
 /// Rebuilds a worker's exception in the parent: the registered type, or RemoteError.
-std::exception_ptr rebuild_exception(const std::string& type_name, const std::string& message);
+CONCUR_API std::exception_ptr rebuild_exception(const std::string& type_name, const std::string& message);
 /// Registers how to rebuild exceptions whose dynamic type name is `type_name`.
-void register_exception_factory(std::string type_name, std::exception_ptr (*factory)(const std::string&));
+CONCUR_API void register_exception_factory(std::string type_name, std::exception_ptr (*factory)(const std::string&));
 
 }  // namespace concur::multiprocessing::detail
 

@@ -22,9 +22,11 @@
 #include <cstddef>
 #include <utility>
 
+#include "concur/export.hpp"
+
 namespace concur::multiprocessing::detail {
 
-class SharedRegion {
+class CONCUR_API SharedRegion {
  public:
   /// An empty handle mapping nothing.
   SharedRegion() noexcept = default;

@@ -8,10 +8,12 @@
 
 #include <utility>
 
+#include "concur/export.hpp"
+
 namespace concur::multiprocessing::detail {
 
 /// Closes `fd`, retrying on EINTR is deliberately not done (Linux closes the fd anyway).
-void close_fd(int fd) noexcept;
+CONCUR_API void close_fd(int fd) noexcept;
 
 class UniqueFd {
  public:
