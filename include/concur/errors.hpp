@@ -35,6 +35,7 @@
 
 #include <cerrno>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -118,11 +119,27 @@ class ExceptionGroup : public std::exception {
 // ---- OSError and its Python-named family ---------------------------------------------------
 
 /// An operating-system failure, carrying the errno.
+///   OSError(errno, "what")   what() is "what: <the errno's message>" (just the errno's message
+///                            when `what` is empty)
+///   OSError("message")       as Python's OSError("message"): no errno (errno_value() is 0 and
+///                            code() the empty error_code, where Python's errno is None);
+///                            what() is the message alone
 class OSError : public std::system_error {
  public:
   explicit OSError(int err, const std::string& what = {})
-      : std::system_error(err, std::generic_category(), what) {}
+      : std::system_error(what.empty() ? std::system_error(err, std::generic_category())
+                                       : std::system_error(err, std::generic_category(), what)) {}
+  explicit OSError(const std::string& message) : std::system_error(std::error_code(), message), m_message(message) {}
+  explicit OSError(const char* message) : OSError(std::string(message)) {}
   [[nodiscard]] int errno_value() const noexcept { return code().value(); }
+  [[nodiscard]] const char* what() const noexcept override {
+    return m_message ? m_message->what() : std::system_error::what();
+  }
+
+ private:
+  // Only for OSError("message"): std::system_error would append the empty code's "Success".
+  // A std::runtime_error keeps copies of the exception nothrow.
+  std::optional<std::runtime_error> m_message;
 };
 class ConnectionError : public OSError {
  public:
