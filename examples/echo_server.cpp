@@ -24,15 +24,19 @@ using asyncio::Task;
 
 namespace {
 
-Task<void> handle_echo(StreamReader reader, StreamWriter writer) {
+Task<void> echo_lines(StreamReader& reader, StreamWriter& writer) {
   for (;;) {
     std::string line = co_await reader.readline();
     if (line.empty()) break;  // EOF
     writer.write(line);
     co_await writer.drain();
   }
-  writer.close();
-  co_await writer.wait_closed();
+}
+
+// Python's `try: ... finally: writer.close(); await writer.wait_closed()`: the writer is
+// closed and waited for on every path, a reset connection included.
+Task<void> handle_echo(StreamReader reader, StreamWriter writer) {
+  co_await asyncio::closing(writer, echo_lines(reader, writer));
 }
 
 Task<int> serve(std::string host, std::uint16_t port) {
