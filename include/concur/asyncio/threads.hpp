@@ -254,11 +254,16 @@ struct StartOnLoop {
   StartOnLoop(StartOnLoop&& o) noexcept
       : coro(std::move(o.coro)), future(o.future), started(std::exchange(o.started, true)) {}
   ~StartOnLoop() {
-    if (!started) future.cancel();  // the loop closed before the task could start
+    if (started) return;
+    future.cancel();  // the loop closed before the task could start
+    if (coro) coro.promise().m_closed_unstarted = true;  // the cancelled future says so
   }
   void operator()() {
     started = true;
-    if (future.cancelled()) return;  // cancelled before it started: the coroutine never runs
+    if (future.cancelled()) {  // cancelled before it started: the coroutine never runs
+      coro.promise().m_closed_unstarted = true;
+      return;
+    }
     EventLoop& loop = get_running_loop();
     Task<T> task = loop.create_task(std::move(coro));
     auto run = std::make_shared<ThreadsafeRun>();
