@@ -263,7 +263,8 @@ TEST(AsCompleted, AcceptsAnUnorderedMapKeyedByFuturesAndTimesOut) {
   Future<int> pending;
   done.set_result(7);
   std::unordered_map<Future<int>, std::string> jobs{{done, "done"}, {pending, "pending"}};
-  auto it = futures::as_completed(jobs, 20ms).begin();
+  auto completed = futures::as_completed(jobs, 20ms);
+  auto it = completed.begin();
   EXPECT_EQ(jobs.at(*it), "done");
   EXPECT_THROW(++it, concur::TimeoutError);
 }
