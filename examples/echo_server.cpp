@@ -27,7 +27,7 @@ using asyncio::Task;
 
 namespace {
 
-Task<void> handle_echo(StreamReader reader, StreamWriter writer) {
+Task<void> echo_lines(StreamReader& reader, StreamWriter& writer) {
   try {
     for (;;) {
       std::string line = co_await reader.readline();
@@ -41,10 +41,14 @@ Task<void> handle_echo(StreamReader reader, StreamWriter writer) {
                peer ? peer->to_string() : std::string("a client"), reader.limit());
     writer.write(fmt::format("error: line longer than {} bytes\n", reader.limit()));
   } catch (const concur::ConnectionError&) {
-    // The client reset the connection.
+    // The client reset the connection: nothing to answer, nothing to report.
   }
-  writer.close();
-  co_await writer.wait_closed();
+}
+
+// Python's `try: ... finally: writer.close(); await writer.wait_closed()`: the writer is
+// closed and waited for on every path, a reset connection included.
+Task<void> handle_echo(StreamReader reader, StreamWriter writer) {
+  co_await asyncio::closing(writer, echo_lines(reader, writer));
 }
 
 Task<int> serve(std::string host, std::uint16_t port) {

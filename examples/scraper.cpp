@@ -38,18 +38,22 @@ Task<void> serve_page(std::chrono::milliseconds delay, StreamReader reader, Stre
   co_await writer.wait_closed();
 }
 
-/// GET http://127.0.0.1:port/path; returns the body.
-Task<std::string> fetch(std::uint16_t port, std::string path) {
-  auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", port);
+/// Sends GET `path` on an open connection; returns the body.
+Task<std::string> get(StreamReader& reader, StreamWriter& writer, std::string path) {
   writer.write(fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path));
   co_await writer.drain();
   const std::string head = co_await reader.readuntil("\r\n\r\n");
   if (head.rfind("HTTP/1.1 200", 0) != 0) throw concur::RuntimeError("bad response: " + head.substr(0, head.find('\r')));
   const std::size_t at = head.find("Content-Length: ");
   const std::size_t length = at == std::string::npos ? 0 : std::strtoul(head.c_str() + at + 16, nullptr, 10);
-  std::string body = co_await reader.readexactly(length);
-  writer.close();
-  co_return body;
+  co_return co_await reader.readexactly(length);
+}
+
+/// GET http://127.0.0.1:port/path; returns the body. The connection is closed on every path
+/// (Python's try/finally around the request).
+Task<std::string> fetch(std::uint16_t port, std::string path) {
+  auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", port);
+  co_return co_await asyncio::closing(writer, get(reader, writer, std::move(path)));
 }
 
 Task<std::string> fetch_bounded(asyncio::Semaphore& limit, std::uint16_t port, std::string path) {

@@ -12,6 +12,7 @@
 //   asyncio/tasks.hpp       sleep, gather, wait, as_completed, shield
 //   asyncio/timeouts.hpp    timeout, timeout_at, wait_for
 //   asyncio/taskgroups.hpp  TaskGroup
+//   asyncio/cleanup.hpp     try_finally, closing: awaited clean-up on every path (try/finally)
 //   asyncio/locks.hpp       Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier
 //   asyncio/queues.hpp      Queue, PriorityQueue, LifoQueue
 //   asyncio/runners.hpp     run, Runner
@@ -25,6 +26,7 @@
 // CancelledError is not a std::exception (see task.hpp).
 #pragma once
 
+#include "concur/asyncio/cleanup.hpp"
 #include "concur/asyncio/datagram.hpp"
 #include "concur/asyncio/events.hpp"
 #include "concur/asyncio/locks.hpp"

@@ -35,6 +35,7 @@
 
 #include <cerrno>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -131,13 +132,31 @@ class CONCUR_API ExceptionGroup : public std::exception {
 // ---- OSError and its Python-named family ---------------------------------------------------
 
 /// An operating-system failure, carrying the errno.
+///   OSError(errno, "what")   what() is "what: <the errno's message>" (just the errno's message
+///                            when `what` is empty)
+///   OSError("message")       as Python's OSError("message"): no errno (errno_value() is 0 and
+///                            code() the empty error_code, where Python's errno is None);
+///                            what() is the message alone
 class CONCUR_API OSError : public std::system_error {
  public:
   /// The failure `err` (an errno value) of the operation `what`.
   explicit OSError(int err, const std::string& what = {})
-      : std::system_error(err, std::generic_category(), what) {}
+      : std::system_error(what.empty() ? std::system_error(err, std::generic_category())
+                                       : std::system_error(err, std::generic_category(), what)) {}
+  /// Python's OSError("message"): no errno; what() is the message alone.
+  explicit OSError(const std::string& message) : std::system_error(std::error_code(), message), m_message(message) {}
+  /// As OSError(std::string).
+  explicit OSError(const char* message) : OSError(std::string(message)) {}
   /// The errno value (Python: `e.errno`).
   [[nodiscard]] int errno_value() const noexcept { return code().value(); }
+  [[nodiscard]] const char* what() const noexcept override {
+    return m_message ? m_message->what() : std::system_error::what();
+  }
+
+ private:
+  // Only for OSError("message"): std::system_error would append the empty code's "Success".
+  // A std::runtime_error keeps copies of the exception nothrow.
+  std::optional<std::runtime_error> m_message;
 };
 /// Python's ConnectionError: the base of the connection failures below.
 class CONCUR_API ConnectionError : public OSError {

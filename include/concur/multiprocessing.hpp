@@ -6,6 +6,7 @@
 //   context.hpp        start methods (fork, forkserver), get_context, the fork server
 //   pool.hpp           Pool, AsyncResult, MapResult, IMapIterator
 //   connection.hpp     Pipe, Connection
+//   connection_wait.hpp  connection::wait (Connections, process sentinels, descriptors)
 //   serialize.hpp      what crosses a process boundary, and how
 //   shared_memory.hpp  SharedMemory, Value, Array
 //   synchronize.hpp    process-shared Lock, RLock, Semaphore, BoundedSemaphore, Event,
@@ -18,6 +19,7 @@
 #pragma once
 
 #include <concur/multiprocessing/connection.hpp>
+#include <concur/multiprocessing/connection_wait.hpp>
 #include <concur/multiprocessing/context.hpp>
 #include <concur/multiprocessing/pool.hpp>
 #include <concur/multiprocessing/process.hpp>

@@ -102,4 +102,10 @@ bool remove_signal_handler(EventLoop& loop, int sig) {
   return true;
 }
 
+void EventLoop::add_signal_handler(int sig, std::function<void()> callback) {
+  concur::asyncio::add_signal_handler(*this, sig, std::move(callback));
+}
+
+bool EventLoop::remove_signal_handler(int sig) { return concur::asyncio::remove_signal_handler(*this, sig); }
+
 }  // namespace concur::asyncio

@@ -35,14 +35,16 @@ uv_loop_t* uv_loop_of(EventLoop& loop) noexcept { return &loop.impl().loop; }
 // ---- errors ----------------------------------------------------------------------------------
 
 void throw_uv_error(int err, const std::string& what) {
+  // The OSError family appends the errno's own message ("cannot run 'x': No such file or
+  // directory"); only the exceptions that are not std::system_error get libuv's text here.
   const std::string message = what.empty() ? std::string(uv_strerror(err)) : fmt::format("{}: {}", what, uv_strerror(err));
   if (err == UV_ETIMEDOUT) throw TimeoutError(message);
-  if (err == UV_ENOENT) throw FileNotFoundError(message);
-  if (err == UV_EEXIST) throw FileExistsError(message);
+  if (err == UV_ENOENT) throw FileNotFoundError(what);
+  if (err == UV_EEXIST) throw FileExistsError(what);
   // UV_EAI_* (name resolution) are not errnos: Python raises socket.gaierror, an OSError;
   // here an OSError(EINVAL) whose message is the resolver's.
   if (err <= UV_EAI_ADDRFAMILY && err >= UV_EAI_SOCKTYPE) throw OSError(EINVAL, message);
-  throw_os_error(-err, message);
+  throw_os_error(-err, what);
 }
 
 std::exception_ptr uv_error_ptr(int err, const std::string& what) {

@@ -4,11 +4,24 @@
 
 #include <fmt/core.h>
 
+#include <cstdio>
+#include <cstring>
+
 namespace concur::asyncio {
 
 namespace detail {
 
+namespace {
+/// Python's "RuntimeWarning: coroutine '...' was never awaited", on stderr.
+void report_never_awaited(const char* function) noexcept {
+  const char* name = function == nullptr ? "coroutine" : function;
+  if (std::strcmp(name, "operator()") == 0) name = "<lambda>";
+  std::fprintf(stderr, "RuntimeWarning: coroutine '%s' was never awaited\n", name);
+}
+}  // namespace
+
 PromiseBase::~PromiseBase() {
+  if (m_state == State::created && !m_closed_unstarted) report_never_awaited(m_function);
   if (m_log_exception) {
     ExceptionContext context{"Task exception was never retrieved", m_exception, name()};
     if (m_loop != nullptr) {

@@ -340,11 +340,13 @@ std::size_t PoolCore::in_flight_limit() const {
   return static_cast<std::size_t>(std::clamp(limit, 2.0, 1024.0));
 }
 
+// In the user's terms: the call ("apply #6", counting the pool's jobs) or the positions in the
+// input ("map item 7", "imap items 8 to 15" for a chunk), never the internal task number.
 std::string PoolCore::describe(const InFlight& t) {
   if (std::strcmp(t.task.job, "apply") == 0 || std::strcmp(t.task.job, "submit") == 0)
-    return fmt::format("task {} ({} #{})", t.id, t.task.job, t.task.job_id);
-  return fmt::format("task {} ({} #{}, items {} to {})", t.id, t.task.job, t.task.job_id, t.task.first_item,
-                     t.task.first_item + t.task.items - 1);
+    return fmt::format("{} #{}", t.task.job, t.task.job_id);
+  if (t.task.items == 1) return fmt::format("{} item {}", t.task.job, t.task.first_item);
+  return fmt::format("{} items {} to {}", t.task.job, t.task.first_item, t.task.first_item + t.task.items - 1);
 }
 
 void PoolCore::dispatch(PoolWorker& w, std::deque<PoolTask>& taken) {

@@ -14,12 +14,19 @@
 namespace concur::asyncio::testing_support {
 
 // libuv opens a process-wide pipe (its signal lock) the first time a loop is created and keeps
-// it until exit. Creating one loop before any test keeps the leak check from counting it.
-inline const bool g_libuv_warmed_up = [] {
-  EventLoop loop;
-  loop.close();
-  return true;
-}();
+// it until exit. Creating one loop before any test keeps the leak check from counting it. It is
+// done by a test environment, not at static initialisation, so that a binary that also starts
+// the fork server (tests/multiprocessing/mp_test_environment.hpp, included first) starts it
+// before libuv exists: libuv re-creates that pipe in every forked child (pthread_atfork),
+// closing whatever the fork server's children hold under the inherited descriptor numbers.
+class LibuvWarmUp : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    EventLoop loop;
+    loop.close();
+  }
+};
+inline ::testing::Environment* const g_libuv_warm_up = ::testing::AddGlobalTestEnvironment(new LibuvWarmUp);
 
 class AsyncioTest : public ::testing::Test {
  protected:

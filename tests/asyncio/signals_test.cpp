@@ -51,6 +51,27 @@ TEST_F(Signals, AddingAgainReplacesTheHandler) {
   }());
 }
 
+TEST_F(Signals, TheLoopMethodsWorkAsInPythonWithArguments) {
+  asyncio::run([]() -> Task<void> {
+    asyncio::EventLoop& loop = asyncio::get_running_loop();
+    asyncio::Event got;
+    int seen = 0;
+    loop.add_signal_handler(
+        SIGUSR1,
+        [&](int sig, int extra) {
+          seen = sig + extra;
+          got.set();
+        },
+        SIGUSR1, 1000);
+    ::raise(SIGUSR1);
+    co_await got.wait();
+    EXPECT_EQ(seen, SIGUSR1 + 1000);
+    EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+    EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+    EXPECT_THROW(loop.add_signal_handler(SIGKILL, [] {}), concur::RuntimeError);
+  }());
+}
+
 TEST_F(Signals, BadSignalsAreRefusedWithPythonsErrors) {
   asyncio::run([]() -> Task<void> {
     asyncio::EventLoop& loop = asyncio::get_running_loop();

@@ -103,6 +103,11 @@ TEST_F(Subprocess, EnvironmentAndWorkingDirectoryAreApplied) {
 TEST_F(Subprocess, AMissingProgramRaisesFileNotFoundError) {
   asyncio::run([]() -> Task<void> {
     EXPECT_THROW(co_await asyncio::create_subprocess_exec("/no/such/program"), concur::FileNotFoundError);
+    try {
+      co_await asyncio::create_subprocess_exec("/no/such/program");
+    } catch (const concur::FileNotFoundError& e) {  // the reason once, not twice
+      EXPECT_STREQ(e.what(), "cannot run '/no/such/program': No such file or directory");
+    }
     asyncio::Process p = co_await asyncio::create_subprocess_exec("true");
     EXPECT_THROW(co_await p.communicate("input"), concur::ValueError);
     co_await p.wait();

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -323,6 +326,83 @@ TEST_F(TaskTest, AnExceptionNeverRetrievedIsReportedWithTheTaskName) {
   asyncio::run(main(), capturing());
   ASSERT_EQ(reports.size(), 1U);
   EXPECT_EQ(reports[0], "Task exception was never retrieved [forgotten]");
+}
+
+// ---- never awaited ----------------------------------------------------------------------------
+
+using asyncio::Task;
+
+/// What `fn` writes to file descriptor 2 (stderr), captured through a temporary file.
+template <class F>
+std::string captured_stderr(F fn) {
+  std::fflush(stderr);
+  std::FILE* capture = std::tmpfile();
+  const int saved = ::dup(2);
+  ::dup2(::fileno(capture), 2);
+  fn();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::string text;
+  std::rewind(capture);
+  for (int c = std::fgetc(capture); c != EOF; c = std::fgetc(capture)) text.push_back(static_cast<char>(c));
+  std::fclose(capture);
+  return text;
+}
+
+Task<int> forgotten_work() { co_return 1; }
+Task<std::size_t> takes_a_c_string(const char* text) { co_return std::string(text).size(); }
+struct Downloader {
+  Task<void> download() { co_return; }
+};
+
+TEST_F(TaskTest, ACoroutineNeverAwaitedIsReportedOnStderrAsInPython) {
+  EXPECT_EQ(captured_stderr([] { (void)forgotten_work(); }),
+            "RuntimeWarning: coroutine 'forgotten_work' was never awaited\n");
+  // The name is the function's, whatever the arguments (a const char* one included).
+  EXPECT_EQ(captured_stderr([] { (void)takes_a_c_string("not a name"); }),
+            "RuntimeWarning: coroutine 'takes_a_c_string' was never awaited\n");
+  EXPECT_EQ(captured_stderr([] { (void)Downloader().download(); }),
+            "RuntimeWarning: coroutine 'download' was never awaited\n");
+  EXPECT_EQ(captured_stderr([] { (void)[]() -> Task<void> { co_return; }(); }),
+            "RuntimeWarning: coroutine '<lambda>' was never awaited\n");
+  // A coroutine dropped inside a running task is reported too (the loop goes on).
+  const std::string inside = captured_stderr([] {
+    EXPECT_EQ(asyncio::run([]() -> Task<int> {
+                { auto dropped = forgotten_work(); }
+                co_return co_await forgotten_work() + 1;
+              }()),
+              2);
+  });
+  EXPECT_EQ(inside, "RuntimeWarning: coroutine 'forgotten_work' was never awaited\n");
+}
+
+TEST_F(TaskTest, CoroutinesThatRanAreNeverReportedAsNotAwaited) {
+  const std::string quiet = captured_stderr([] {
+    asyncio::run([]() -> Task<void> {
+      co_await forgotten_work();                                   // awaited inline
+      auto t = asyncio::create_task(forgotten_work());            // a task nobody awaits
+      co_await asyncio::gather(forgotten_work(), forgotten_work());
+      auto never_awaited_task = asyncio::create_task(forgotten_work());
+      co_await asyncio::sleep(0s);
+      EXPECT_TRUE(t.done());
+      EXPECT_TRUE(never_awaited_task.done());
+    }());
+    asyncio::run(forgotten_work());
+  });
+  EXPECT_EQ(quiet.find("never awaited"), std::string::npos) << quiet;
+}
+
+TEST_F(TaskTest, ACoroutineRefusedByAFinishedTaskGroupIsNotReported) {
+  // Python's TaskGroup.create_task closes the coroutine it refuses: no warning.
+  const std::string quiet = captured_stderr([] {
+    asyncio::run([]() -> Task<void> {
+      asyncio::TaskGroup tg;
+      co_await tg.join();
+      EXPECT_THROW((void)tg.create_task(forgotten_work()), concur::RuntimeError);
+    }());
+  });
+  EXPECT_EQ(quiet.find("never awaited"), std::string::npos) << quiet;
 }
 
 }  // namespace

@@ -61,6 +61,24 @@ TEST(Errors, ThrowOsErrorKeepsTheErrnoOfOtherFailures) {
   }
 }
 
+TEST(Errors, OSErrorConstructsFromAMessageAloneAsInPython) {
+  const concur::OSError e("the disk is on fire");
+  EXPECT_STREQ(e.what(), "the disk is on fire");
+  EXPECT_EQ(e.errno_value(), 0);  // Python's errno is None
+  EXPECT_FALSE(e.code());
+  const concur::OSError copy = e;
+  EXPECT_STREQ(copy.what(), "the disk is on fire");
+  try {
+    throw concur::ConnectionError(std::string("peer went away"));
+  } catch (const concur::OSError& caught) {
+    EXPECT_STREQ(caught.what(), "peer went away");
+  }
+  // With an errno: the message once, then the errno's.
+  EXPECT_STREQ(concur::OSError(ENOENT, "open('x')").what(), "open('x'): No such file or directory");
+  EXPECT_STREQ(concur::OSError(ENOENT).what(), "No such file or directory");
+  EXPECT_STREQ(concur::FileNotFoundError().what(), "No such file or directory");
+}
+
 TEST(Errors, ExceptionTypeNameIsTheDemangledDynamicType) {
   std::exception_ptr e;
   try {

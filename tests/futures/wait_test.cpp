@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <list>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "concur/errors.hpp"
@@ -236,6 +240,73 @@ TEST(AsCompleted, YieldsEveryFutureOfABusyPoolExactlyOnce) {
   std::sort(seen.begin(), seen.end());
   ASSERT_EQ(seen.size(), 500u);
   for (int i = 0; i < 500; ++i) ASSERT_EQ(seen[static_cast<std::size_t>(i)], i);
+}
+
+// Python's idiom: {executor.submit(fn, x): x for x in xs}, then as_completed over the dict.
+TEST(AsCompleted, IteratesTheKeysOfAMapKeyedByFutures) {
+  futures::ThreadPoolExecutor pool({.max_workers = 4});
+  std::map<Future<std::string>, int> jobs;
+  for (int i = 0; i < 50; ++i) jobs.emplace(pool.submit([i] { return std::to_string(i); }), i);
+  ASSERT_EQ(jobs.size(), 50u);
+  std::vector<int> seen;
+  for (const auto& f : futures::as_completed(jobs)) {
+    EXPECT_EQ(f.result(), std::to_string(jobs.at(f)));  // the future finds its input again
+    seen.push_back(jobs.at(f));
+  }
+  std::sort(seen.begin(), seen.end());
+  ASSERT_EQ(seen.size(), 50u);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], i);
+}
+
+TEST(AsCompleted, AcceptsAnUnorderedMapKeyedByFuturesAndTimesOut) {
+  Future<int> done;
+  Future<int> pending;
+  done.set_result(7);
+  std::unordered_map<Future<int>, std::string> jobs{{done, "done"}, {pending, "pending"}};
+  auto completed = futures::as_completed(jobs, 20ms);
+  auto it = completed.begin();
+  EXPECT_EQ(jobs.at(*it), "done");
+  EXPECT_THROW(++it, concur::TimeoutError);
+}
+
+TEST(Wait, AcceptsAMapKeyedByFutures) {
+  Future<int> a, b, c;
+  std::map<Future<int>, std::string> jobs{{a, "a"}, {b, "b"}, {c, "c"}};
+  std::thread completer([b] { b.set_result(2); });
+  auto [done, not_done] = futures::wait(jobs, std::nullopt, futures::FIRST_COMPLETED);
+  completer.join();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(jobs.at(done.front()), "b");
+  EXPECT_EQ(not_done.size(), 2u);
+  a.set_result(1);
+  c.set_exception(std::make_exception_ptr(std::runtime_error("c failed")));
+  auto all = futures::wait(jobs);  // ALL_COMPLETED
+  EXPECT_EQ(all.done.size(), 3u);
+  EXPECT_TRUE(all.not_done.empty());
+}
+
+TEST(Wait, AcceptsAnyRangeOfFutures) {
+  Future<int> a, b;
+  a.set_result(1);
+  b.set_result(2);
+  const std::list<Future<int>> fs{a, b};
+  EXPECT_EQ(futures::wait(fs).done.size(), 2u);
+  const std::set<Future<int>> set{a, b, a};  // futures order by identity: a set works too
+  EXPECT_EQ(futures::wait(set).done.size(), 2u);
+  auto completed = futures::as_completed(set);
+  EXPECT_TRUE(*completed.begin() == *set.begin());  // done already: yielded in the set's order
+}
+
+TEST(Future, HandlesOrderAndHashByTheirSharedState) {
+  Future<int> a, b;
+  const Future<int> a2 = a;
+  EXPECT_TRUE(a == a2);
+  EXPECT_FALSE(a < a2 || a2 < a);
+  EXPECT_TRUE(a < b || b < a);
+  EXPECT_EQ(std::hash<Future<int>>()(a), std::hash<Future<int>>()(a2));
+  std::map<Future<int>, int> m{{a, 1}};
+  EXPECT_EQ(m.count(a2), 1u);
+  EXPECT_EQ(m.count(b), 0u);
 }
 
 TEST(AsCompleted, SupportsTheRangeConcepts) {

@@ -334,6 +334,19 @@ class CONCUR_API EventLoop {
   /// Shuts the default executor down, waiting for its threads (Runner.close does this).
   void shutdown_default_executor();
 
+  // ---- Unix signals (signals.hpp; defined in src/asyncio/net_signals.cpp) ---------------------
+  /// Python's loop.add_signal_handler(sig, callback, *args): runs callback(args...) on this
+  /// loop whenever `sig` arrives. ValueError for an invalid signal number; RuntimeError for a
+  /// signal that cannot be caught (SIGKILL, SIGSTOP) or if the loop is closed.
+  void add_signal_handler(int sig, std::function<void()> callback);
+  template <class F, class Arg, class... Args>
+  void add_signal_handler(int sig, F callback, Arg arg, Args... args) {
+    add_signal_handler(sig, std::function<void()>([callback = std::move(callback), arg = std::move(arg),
+                                                   ... args = std::move(args)]() mutable { callback(arg, args...); }));
+  }
+  /// Python's loop.remove_signal_handler(sig): false if `sig` had no handler on this loop.
+  bool remove_signal_handler(int sig);
+
   // ---- error handling and debug ------------------------------------------------------------
   /// Sets the handler that receives every report of the loop (null restores the default,
   /// which prints to stderr). Returns the previous one.

@@ -113,7 +113,7 @@ inline void WaitNode::leave() noexcept {
 
 /// `co_await x.scoped()`: acquires, then returns a Held<L> that releases.
 template <class L, class Acquire>
-class ScopedAcquire : public Acquire {
+class [[nodiscard]] ScopedAcquire : public Acquire {
  public:
   /// `lockable` is released by the Held; `target` is what Acquire waits on (the same object,
   /// or a Condition's lock).
@@ -156,7 +156,7 @@ auto detail::ScopedAcquire<L, Acquire>::await_resume() {
 /// A mutual-exclusion lock for tasks (Python's asyncio.Lock). Not reentrant.
 class CONCUR_API Lock {
  public:
-  class Acquire : public detail::WaitNode {
+  class [[nodiscard]] Acquire : public detail::WaitNode {
    public:
     explicit Acquire(Lock& lock) noexcept : m_lock(&lock) {}
     bool await_ready() noexcept;
@@ -192,7 +192,7 @@ class CONCUR_API Lock {
 /// A flag tasks can wait for (Python's asyncio.Event).
 class CONCUR_API Event {
  public:
-  class Wait : public detail::WaitNode {
+  class [[nodiscard]] Wait : public detail::WaitNode {
    public:
     explicit Wait(Event& event) noexcept : m_event(&event) {}
     bool await_ready() const noexcept { return m_event->m_value; }
@@ -227,7 +227,7 @@ class CONCUR_API Event {
 class CONCUR_API Condition {
  public:
   /// Waits for notify() (internal awaiter of wait()).
-  class Notified : public detail::WaitNode {
+  class [[nodiscard]] Notified : public detail::WaitNode {
    public:
     explicit Notified(Condition& c) noexcept : m_cond(&c) {}
     bool await_ready() const noexcept { return false; }
@@ -288,7 +288,7 @@ class CONCUR_API Condition {
 /// A counter of permits (Python's asyncio.Semaphore).
 class CONCUR_API Semaphore {
  public:
-  class Acquire : public detail::WaitNode {
+  class [[nodiscard]] Acquire : public detail::WaitNode {
    public:
     explicit Acquire(Semaphore& s) noexcept : m_sem(&s) {}
     bool await_ready() noexcept;

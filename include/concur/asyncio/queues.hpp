@@ -167,7 +167,7 @@ template <class T, class Store>
 class BasicQueue : public detail::QueueBase {
  public:
   /// The awaiter of get(): the item.
-  class Get : public detail::QueueWaiter {
+  class [[nodiscard]] Get : public detail::QueueWaiter {
    public:
     explicit Get(BasicQueue& q) noexcept : QueueWaiter(q, true) {}
     bool await_ready() const noexcept { return !queue().empty() || queue().m_shutdown; }
@@ -187,7 +187,7 @@ class BasicQueue : public detail::QueueBase {
     BasicQueue& queue() const noexcept { return static_cast<BasicQueue&>(*m_queue); }
   };
   /// The awaiter of put().
-  class Put : public detail::QueueWaiter {
+  class [[nodiscard]] Put : public detail::QueueWaiter {
    public:
     Put(BasicQueue& q, T item) : QueueWaiter(q, false), m_item(std::move(item)) {}
     bool await_ready() const noexcept { return !queue().full() || queue().m_shutdown; }

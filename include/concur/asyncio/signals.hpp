@@ -3,6 +3,7 @@
 // (Python's loop.add_signal_handler / loop.remove_signal_handler).
 //
 //   asyncio::add_signal_handler(loop, SIGINT, [&] { server.close(); });
+//   loop.add_signal_handler(SIGINT, [&] { server.close(); });      // the same, as in Python
 //   ...
 //   asyncio::remove_signal_handler(loop, SIGINT);
 //
@@ -16,8 +17,8 @@
 // Lifetime: a handler lasts until remove_signal_handler() or until its loop closes
 // (EventLoop::close() removes the handlers still installed). Removing the last handler of a
 // signal restores the disposition the process had before the first one was added.
-// Differences from Python: the functions take the loop explicitly (EventLoop's class belongs
-// to the asyncio core); removing a SIGINT handler restores the previous disposition instead of
+// Both spellings do the same: EventLoop's add_signal_handler/remove_signal_handler methods
+// (Python's) and these functions taking the loop. Differences from Python: removing a SIGINT handler restores the previous disposition instead of
 // installing Python's KeyboardInterrupt handler.
 #pragma once
 

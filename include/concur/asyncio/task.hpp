@@ -29,6 +29,12 @@
 //       catch (const concur::CancelledError&) { cleanup(); throw; }   // rethrow it!
 //   or as `concur::BaseException`. `catch (...)` does catch it: rethrow it there too.
 //
+// Never awaited: a coroutine destroyed before it ever started (neither awaited nor passed to
+// create_task(), gather(), ...) did nothing at all. As Python's RuntimeWarning does, concur then
+// prints "RuntimeWarning: coroutine 'work' was never awaited" on stderr (the name is the
+// coroutine function's; "<lambda>" for a lambda). Calling `asyncio::sleep(1s);` or `work();`
+// without co_await is caught earlier still: every awaitable concur returns is [[nodiscard]].
+//
 // Lifetime: the coroutine frame is the task (one allocation per task: the frame holds the task
 // state). A scheduled task keeps itself alive until it finishes, even if every handle is gone
 // (Python loses unreferenced tasks to its garbage collector, cpython gh-88831; concur does not).
@@ -259,6 +265,8 @@ class CONCUR_API PromiseBase : public ReadyNode {
   bool m_scheduled = false;                 // in the ready queue (a task is there at most once)
   bool m_log_exception = false;             // done with an exception nobody retrieved yet
   bool m_exception_observed = false;        // a gather took charge of the exception: never report it
+  bool m_closed_unstarted = false;          // dropped unstarted on purpose (Python's coro.close()): no never-awaited report
+  const char* m_function = nullptr;         // the coroutine function's name (static storage), for reports
 
  private:
   void complete() noexcept;
@@ -282,10 +290,22 @@ struct result_ref<void> {
 template <class T>
 using result_ref_t = typename result_ref<T>::type;
 
+/// The name of the function a coroutine frame runs, captured where the frame is created: the
+/// compiler constructs the promise with no arguments (no Promise constructor takes a
+/// coroutine's parameters), so the default argument is evaluated in the coroutine function.
+/// Used to report "coroutine 'f' was never awaited".
+struct CoroutineName {
+  explicit constexpr CoroutineName(const char* name) noexcept : value(name) {}
+  const char* value;
+};
+
 /// The promise of a coroutine: the task state plus the value.
 template <class T>
 class Promise final : public PromiseBase {
  public:
+  explicit Promise(CoroutineName function = CoroutineName(__builtin_FUNCTION())) noexcept {
+    m_function = function.value;
+  }
   Task<T> get_return_object() noexcept;
   template <class U>
     requires std::constructible_from<T, U&&>
@@ -299,6 +319,9 @@ class Promise final : public PromiseBase {
 template <>
 class Promise<void> final : public PromiseBase {
  public:
+  explicit Promise(CoroutineName function = CoroutineName(__builtin_FUNCTION())) noexcept {
+    m_function = function.value;
+  }
   Task<void> get_return_object() noexcept;
   void return_void() noexcept {}
   void destroy_frame() noexcept override { std::coroutine_handle<Promise>::from_promise(*this).destroy(); }

@@ -55,7 +55,12 @@ class CONCUR_API TaskGroup {
   /// finished or shutting down (a task failed or the body was cancelled).
   template <class T>
   Task<T> create_task(Task<T> coro, std::string name = {}) {
-    check_can_create();
+    try {
+      check_can_create();
+    } catch (...) {
+      if (coro) coro.promise().m_closed_unstarted = true;  // Python's coro.close(): no never-awaited report
+      throw;
+    }
     Task<T> task = m_loop->create_task(std::move(coro), std::move(name));
     track(task.promise());
     return task;
@@ -82,7 +87,7 @@ class CONCUR_API TaskGroup {
     Child* m_next = nullptr;
   };
   /// join()'s wait for the last task (Python's _on_completed_fut).
-  class Completed final : public detail::Waiter {
+  class [[nodiscard]] Completed final : public detail::Waiter {
    public:
     explicit Completed(TaskGroup& group) noexcept : m_group(&group) {}
     bool await_ready() const noexcept { return m_group->m_count == 0; }

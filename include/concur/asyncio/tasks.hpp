@@ -60,7 +60,7 @@ namespace detail {
 CONCUR_API std::int64_t deadline_after_ns(Timeout delay) noexcept;
 
 /// The awaiter of sleep(): a timer in the task's frame (no allocation).
-class SleepAwaiter final : public Waiter, public TimerNode {
+class [[nodiscard]] SleepAwaiter final : public Waiter, public TimerNode {
  public:
   explicit SleepAwaiter(Timeout delay) noexcept : m_delay(delay) {}
   SleepAwaiter(const SleepAwaiter&) = delete;
@@ -463,7 +463,7 @@ template <class T>
 class AsCompleted {
  public:
   /// One awaitable of the range.
-  class Next {
+  class [[nodiscard]] Next {
    public:
     explicit Next(std::shared_ptr<detail::AsCompletedState> state) : m_state(std::move(state)), m_await(*m_state) {}
     Next(Next&& o) noexcept : m_state(o.m_state), m_await(*m_state) {}

@@ -5,6 +5,7 @@
 //
 //   std::string page = co_await asyncio::to_thread(blocking_fetch, url);   // the loop's pool
 //   int n = co_await asyncio::run_in_executor(pool, count_words, text);     // any executor
+//   int s = co_await asyncio::run_in_executor(process_pool, square, 7);     // even processes
 //   int v = co_await asyncio::wrap_future(pool.submit(work));               // a futures::Future
 //   futures::Future<int> f = asyncio::run_coroutine_threadsafe(compute(), loop);  // from a thread
 //   loop.call_soon_threadsafe([] { ... });                                  // see events.hpp
@@ -16,6 +17,14 @@
 //    keeps running. Cancelling the task cancels the call if it has not started (a running
 //    call runs to its end; its result is dropped) and throws CancelledError at once. The
 //    function's exception reaches the awaiter with its type. Move-only results are supported.
+//  * Process pools work as in Python: run_in_executor(process_pool_executor, fn, args...) with
+//    a futures::ProcessPoolExecutor, and also with a multiprocessing::Pool (through its
+//    apply_async; Python's run_in_executor takes only an Executor). The function and the
+//    arguments go to the pool as they are, so the pool's rules apply: a plain function or
+//    capture-less lambda and serializable arguments, checked at compile time. Cancelling the
+//    awaiting task cancels a ProcessPoolExecutor's call that has not started, as for threads;
+//    a Pool's call cannot be taken back (Python's Pool has no cancel), it runs and its result
+//    is dropped.
 //  * run_coroutine_threadsafe(coro, loop) schedules `coro` as a task of `loop` (running in
 //    another thread) and returns a concur::futures::Future for its outcome. Cancelling that
 //    future cancels the task. If the loop closes before the task starts, the future is
@@ -34,8 +43,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "concur/asyncio/events.hpp"
 #include "concur/asyncio/task.hpp"
@@ -45,6 +56,9 @@
 #include "concur/futures/thread.hpp"
 
 namespace concur::asyncio {
+
+template <class T>
+Task<T> wrap_future(futures::Future<T> future);
 
 namespace detail {
 
@@ -109,6 +123,17 @@ struct CallSlot {
   std::optional<value_t<R>> value;  // written by the worker before its future completes
 };
 
+/// An executor whose work crosses into another process (futures::ProcessPoolExecutor says so
+/// with this tag): it is given the function and the arguments, never a closure.
+template <class Executor>
+concept process_executor = requires { typename Executor::process_executor_tag; };
+
+/// A multiprocessing::Pool (or anything with its apply_async(fn, args, callbacks)).
+template <class Pool, class F, class... Args>
+concept callback_pool = requires(Pool& pool, F fn, const std::tuple<Args...>& args) {
+  pool.apply_async(fn, args, {});
+};
+
 template <class Executor, class F, class... Args>
 auto run_in(Executor& executor, F fn, Args... args) -> Task<std::invoke_result_t<F&, Args&...>> {
   using R = std::invoke_result_t<F&, Args&...>;
@@ -129,17 +154,59 @@ auto run_in(Executor& executor, F fn, Args... args) -> Task<std::invoke_result_t
   if constexpr (!std::is_void_v<R>) co_return std::move(*slot->value);
 }
 
+/// run_in() for a process executor: the function and the arguments go to the pool as they are.
+template <class Executor, class F, class... Args>
+auto run_in_process(Executor& executor, F fn, Args... args) -> Task<std::invoke_result_t<F&, Args&...>> {
+  (void)get_running_loop();  // RuntimeError outside a loop, before anything is submitted
+  if constexpr (std::is_void_v<std::invoke_result_t<F&, Args&...>>) {
+    co_await wrap_future(executor.submit(fn, std::move(args)...));
+  } else {
+    co_return co_await wrap_future(executor.submit(fn, std::move(args)...));
+  }
+}
+
+/// run_in() for a multiprocessing::Pool: apply_async, its callbacks completing a future.
+template <class Pool, class F, class... Args>
+auto run_in_pool(Pool& pool, F fn, Args... args) -> Task<std::invoke_result_t<F&, Args&...>> {
+  using R = std::invoke_result_t<F&, Args&...>;
+  using Wire = std::conditional_t<std::is_void_v<R>, std::monostate, std::decay_t<R>>;
+  (void)get_running_loop();
+  futures::Future<Wire> future;
+  future.set_running_or_notify_cancel();  // a call queued in a Pool cannot be taken back
+  pool.apply_async(fn, std::tuple<Args...>(std::move(args)...),
+                   {.callback = [future](const Wire& value) { future.set_result(value); },
+                    .error_callback = [future](std::exception_ptr e) { future.set_exception(std::move(e)); }});
+  if constexpr (std::is_void_v<R>) {
+    co_await wrap_future(std::move(future));
+  } else {
+    co_return co_await wrap_future(std::move(future));
+  }
+}
+
+/// Picks the way `executor` takes work (see the file comment).
+template <class Executor, class F, class... Args>
+auto run_in_any(Executor& executor, F fn, Args... args) {
+  if constexpr (process_executor<Executor>) {
+    return run_in_process(executor, std::move(fn), std::move(args)...);
+  } else if constexpr (callback_pool<Executor, F, Args...>) {
+    return run_in_pool(executor, std::move(fn), std::move(args)...);
+  } else {
+    return run_in(executor, std::move(fn), std::move(args)...);
+  }
+}
+
 }  // namespace detail
 
 /// Runs fn(args...) in `executor` (anything with Python's submit(), e.g.
-/// futures::ThreadPoolExecutor) and waits for it without blocking the loop. Returns its value
+/// futures::ThreadPoolExecutor or futures::ProcessPoolExecutor, or a multiprocessing::Pool) and
+/// waits for it without blocking the loop. Returns its value
 /// or rethrows its exception; CancelledError if the task is cancelled (the call is cancelled
 /// if it has not started) or the executor cancelled the call. RuntimeError outside a loop or
 /// if the executor is shut down.
 template <class Executor, class F, class... Args>
   requires std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&...>
 auto run_in_executor(Executor& executor, F&& fn, Args&&... args) {
-  return detail::run_in(executor, std::decay_t<F>(std::forward<F>(fn)), std::decay_t<Args>(std::forward<Args>(args))...);
+  return detail::run_in_any(executor, std::decay_t<F>(std::forward<F>(fn)), std::decay_t<Args>(std::forward<Args>(args))...);
 }
 /// run_in_executor(nullptr, fn, args...): the loop's default executor (Python's None).
 template <class F, class... Args>
@@ -188,11 +255,16 @@ struct StartOnLoop {
   StartOnLoop(StartOnLoop&& o) noexcept
       : coro(std::move(o.coro)), future(o.future), started(std::exchange(o.started, true)) {}
   ~StartOnLoop() {
-    if (!started) future.cancel();  // the loop closed before the task could start
+    if (started) return;
+    future.cancel();  // the loop closed before the task could start
+    if (coro) coro.promise().m_closed_unstarted = true;  // the cancelled future says so
   }
   void operator()() {
     started = true;
-    if (future.cancelled()) return;  // cancelled before it started: the coroutine never runs
+    if (future.cancelled()) {  // cancelled before it started: the coroutine never runs
+      coro.promise().m_closed_unstarted = true;
+      return;
+    }
     EventLoop& loop = get_running_loop();
     Task<T> task = loop.create_task(std::move(coro));
     auto run = std::make_shared<ThreadsafeRun>();

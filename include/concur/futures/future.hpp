@@ -16,7 +16,8 @@
 //                                   for executors and other producers, as in Python
 //
 // Like Python's, a Future is a *handle*: copies share one state (reference counted), so it can
-// be stored, passed between threads and waited on from several of them. T may be void or a
+// be stored, passed between threads and waited on from several of them. Handles compare, order
+// and hash by that state, so a future can key a std::map or std::unordered_map. T may be void or a
 // move-only type (result() then hands out a const reference to the stored value).
 //
 // Differences from Python:
@@ -39,6 +40,7 @@
 
 #include <atomic>
 #include <cassert>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -322,6 +324,11 @@ class Future {
 
   /// Whether two handles share one state.
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.m_state == b.m_state; }
+  /// An arbitrary but consistent order of the shared states (by identity), so that a future can
+  /// key a std::map or std::set, as Python's `{executor.submit(fn, x): x}`; std::hash is below.
+  friend std::strong_ordering operator<=>(const Future& a, const Future& b) noexcept {
+    return std::compare_three_way()(a.m_state, b.m_state);
+  }
 
   // ---- internals --------------------------------------------------------------------------
   /// Wraps `state`, taking over one reference it already holds.

@@ -137,6 +137,10 @@ class ProcessMapResults {
 
 class CONCUR_API ProcessPoolExecutor {
  public:
+  /// Work crosses into other processes: asyncio::run_in_executor() hands this executor the
+  /// function and the arguments themselves (a closure cannot cross), see asyncio/threads.hpp.
+  using process_executor_tag = void;
+
   /// Starts the workers. ValueError if max_workers <= 0; ValueError, OSError, ProcessError as
   /// Pool.
   explicit ProcessPoolExecutor(ProcessPoolOptions options = {});

@@ -11,6 +11,15 @@
 //       order given), then in completion order. Advancing the iteration past the time limit
 //       with futures still pending throws TimeoutError("N (of M) futures unfinished").
 //
+// `fs` is any range of Future<T> (a vector, a list, a set, {f1, f2}) or a map keyed by
+// futures: Python's `futures = {executor.submit(fetch, url): url for url in urls}` idiom, where
+// the functions iterate the keys (std::map and std::unordered_map work: futures order and hash
+// by identity):
+//
+//   std::map<futures::Future<int>, std::string> jobs;
+//   for (const auto& url : urls) jobs.emplace(pool.submit(fetch, url), url);
+//   for (const auto& f : futures::as_completed(jobs)) use(jobs.at(f), f.result());
+//
 // As in Python, `fs` may contain the same future twice; it counts once (Python takes a set).
 // Cancelled futures count as done (see future.hpp for why that is noticed at cancel()).
 //
@@ -108,13 +117,39 @@ inline bool finished_with_exception(const StateBase& s) {
   return s.status() == StateBase::finished && s.stored_exception() != nullptr;
 }
 
+/// The future an element of `fs` stands for: the element itself, or the key of a map entry.
+template <class T>
+const Future<T>& future_of(const Future<T>& f) noexcept {
+  return f;
+}
+template <class T, class V>
+const Future<T>& future_of(const std::pair<const Future<T>, V>& entry) noexcept {
+  return entry.first;
+}
+
+/// The T of Future<T> for an element of `fs` (a Future<T>, or a map entry keyed by one).
+template <class Element>
+struct future_value {};
+template <class T>
+struct future_value<Future<T>> {
+  using type = T;
+};
+template <class T, class V>
+struct future_value<std::pair<const Future<T>, V>> {
+  using type = T;
+};
+template <class Range>
+using range_future_value_t = typename future_value<std::ranges::range_value_t<Range>>::type;
+
 /// The distinct futures of `fs`, in first-seen order.
 template <class T, class Range>
 std::vector<Future<T>> distinct(Range&& fs) {
   std::vector<Future<T>> out;
   std::unordered_set<const StateBase*> seen;
-  for (const Future<T>& f : fs)
+  for (const auto& element : fs) {
+    const Future<T>& f = future_of(element);
     if (seen.insert(&f.state()).second) out.push_back(f);
+  }
   return out;
 }
 
@@ -160,9 +195,10 @@ DoneAndNotDone<T> wait_distinct(std::vector<Future<T>> fs, std::optional<Timeout
 
 }  // namespace detail
 
-/// Waits for the futures in `fs` (a range of Future<T>) as `return_when` says, at most
-/// `timeout` (nullopt: forever). Returns the done and not-done futures, each in `fs`'s order.
-template <std::ranges::input_range Range, class T = typename std::ranges::range_value_t<Range>::value_type>
+/// Waits for the futures in `fs` (a range of Future<T>, or a map keyed by them) as
+/// `return_when` says, at most `timeout` (nullopt: forever). Returns the done and not-done
+/// futures, each in `fs`'s order.
+template <std::ranges::input_range Range, class T = detail::range_future_value_t<Range>>
 DoneAndNotDone<T> wait(Range&& fs, std::optional<Timeout> timeout = std::nullopt,
                        ReturnWhen return_when = ALL_COMPLETED) {
   return detail::wait_distinct(detail::distinct<T>(fs), timeout, return_when);
@@ -273,9 +309,10 @@ class AsCompleted {
   std::unique_ptr<Impl> m_impl;
 };
 
-/// Yields the futures in `fs` (a range of Future<T>) as they complete; stepping past
-/// `timeout` (counted from this call) with futures still pending throws TimeoutError.
-template <std::ranges::input_range Range, class T = typename std::ranges::range_value_t<Range>::value_type>
+/// Yields the futures in `fs` (a range of Future<T>, or a map keyed by them) as they complete;
+/// stepping past `timeout` (counted from this call) with futures still pending throws
+/// TimeoutError.
+template <std::ranges::input_range Range, class T = detail::range_future_value_t<Range>>
 AsCompleted<T> as_completed(Range&& fs, std::optional<Timeout> timeout = std::nullopt) {
   return AsCompleted<T>(detail::distinct<T>(fs), timeout);
 }

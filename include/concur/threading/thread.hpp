@@ -4,6 +4,8 @@
 // A Thread runs a callable in a new OS thread, as threading.Thread does:
 //
 //   th::Thread t(download, url, 3);                        // target + arguments (decay-copied)
+//   th::Thread t(add_to, std::ref(total));                 // a reference argument: std::ref, as
+//                                                          // for std::thread (a one-line error says so)
 //   th::Thread t([&] { ... }, {.name = "Payment"});        // target + options
 //   th::Thread t({.name = "w", .daemon = true}, fn, arg);  // options + target + arguments
 //   t.start();  t.join();  t.join(2s);  if (t.is_alive()) ...
@@ -158,7 +160,9 @@ class TargetState final : public ThreadState {
       std::optional<std::tuple<F, Args...>>& call;
       ~Reset() { call.reset(); }
     } reset{m_call};
-    std::apply([](F& target, Args&... args) { std::invoke(std::move(target), std::move(args)...); }, *m_call);
+    // (Not invocable: Thread's constructor has already failed its static_assert; no second error.)
+    if constexpr (std::is_invocable_v<F, Args...>)
+      std::apply([](F& target, Args&... args) { std::invoke(std::move(target), std::move(args)...); }, *m_call);
   }
 
  private:
@@ -172,8 +176,12 @@ struct ThreadAccess;
 /// refuses, after un-marking it.
 CONCUR_API void launch(const std::shared_ptr<ThreadState>& state);
 
+// Also admits a target that takes an argument by non-const reference (callable with lvalues
+// only), so that the constructor's static_assert can say "use std::ref" in one line instead of
+// a page of failed overloads.
 template <class F, class... Args>
-concept thread_target = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> &&
+concept thread_target = (std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> ||
+                         std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&...>) &&
                         !std::is_same_v<std::remove_cvref_t<F>, ThreadOptions> &&
                         !std::derived_from<std::remove_cvref_t<F>, Thread>;
 
@@ -198,7 +206,11 @@ class CONCUR_API Thread {
     requires detail::thread_target<F, Args...>
   Thread(ThreadOptions options, F&& target, Args&&... args)
       : m_state(std::make_shared<detail::TargetState<std::decay_t<F>, std::decay_t<Args>...>>(
-            std::move(options), std::forward<F>(target), std::forward<Args>(args)...)) {}
+            std::move(options), std::forward<F>(target), std::forward<Args>(args)...)) {
+    static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+                  "threading::Thread copies its arguments (as std::thread does): wrap an argument the "
+                  "target takes by reference in std::ref(x) (or std::cref(x))");
+  }
 
   /// Moves the handle. Aborts (see the lifetime notes) if `other` is a subclass thread whose
   /// run() may be executing.
