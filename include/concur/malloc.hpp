@@ -25,6 +25,8 @@
 
 #include <cstddef>
 
+#include "concur/export.hpp"
+
 namespace concur {
 
 /// The thresholds tune_malloc() sets (mallopt's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD).
@@ -38,6 +40,6 @@ struct MallocTuning {
 /// Sets the process's malloc thresholds (see the top of this file). Throws ValueError when a
 /// threshold is zero or above what glibc accepts (the mmap threshold is at most 32 MiB on 64-bit
 /// systems), and OSError when mallopt refuses.
-void tune_malloc(const MallocTuning& tuning = {});
+CONCUR_API void tune_malloc(const MallocTuning& tuning = {});
 
 }  // namespace concur

@@ -101,7 +101,7 @@ struct DoneLink {
 /// coroutine: gather()'s coroutine is Python's gathering future, whose cancel() cancels the
 /// children and says whether any of them accepted; the coroutine itself is never cancelled.
 /// Owned by the coroutine's promise, so it lives exactly as long as the coroutine frame.
-class CancelOverride {
+class CONCUR_API CancelOverride {
  public:
   virtual ~CancelOverride() = default;
   CancelOverride(const CancelOverride&) = delete;

@@ -29,6 +29,7 @@
 // Connection (it does not own it); it keeps a Process's sentinel descriptor number only.
 #pragma once
 
+#include <concur/export.hpp>
 #include <concur/multiprocessing/connection.hpp>
 #include <concur/multiprocessing/process.hpp>
 #include <concur/timeout.hpp>
@@ -71,7 +72,7 @@ class Waitable {
 
 /// The objects of `objects` that are ready, in their order; empty when `timeout` passed first
 /// (std::nullopt: wait until one is ready). Errors as the file comment says.
-std::vector<Waitable> wait(std::span<const Waitable> objects, std::optional<Timeout> timeout = std::nullopt);
+CONCUR_API std::vector<Waitable> wait(std::span<const Waitable> objects, std::optional<Timeout> timeout = std::nullopt);
 
 /// wait({conn, process, fd, ...}, timeout).
 inline std::vector<Waitable> wait(std::initializer_list<Waitable> objects, std::optional<Timeout> timeout = std::nullopt) {

@@ -110,7 +110,7 @@ CONCUR_API void set_start_timeout(Timeout timeout);
 
 namespace detail {
 /// Internal (tests): the running fork server's pid; 0 when none runs.
-int forkserver_pid();
+CONCUR_API int forkserver_pid();
 }  // namespace detail
 
 }  // namespace concur::multiprocessing

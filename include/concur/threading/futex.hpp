@@ -76,6 +76,6 @@ CONCUR_API std::uint64_t native_thread_id() noexcept;
 
 /// The number of CPUs in the calling thread's affinity mask (sched_getaffinity), at least 1;
 /// when the mask cannot be read, the number of CPUs online.
-std::size_t process_cpu_count() noexcept;
+CONCUR_API std::size_t process_cpu_count() noexcept;
 
 }  // namespace concur::threading::detail
