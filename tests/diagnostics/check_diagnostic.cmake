@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: MIT
 # Compiles SOURCE (a program that must NOT compile) with the project's compiler and checks that
 # the compiler says what the user needs to hear.
-#   -DCXX=<compiler> -DINCLUDE=<include dir> -DSOURCE=<file> -DEXPECT=<regex>
+#   -DCXX=<compiler> -DINCLUDE=<include dirs, "|"-separated> -DSOURCE=<file> -DEXPECT=<regex>
 #   [-DCOUNT=<regex> -DCOUNT_EXPECTED=<n>]   the number of matches of COUNT in the output
 foreach(var CXX INCLUDE SOURCE EXPECT)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "check_diagnostic.cmake needs -D${var}=...")
   endif()
 endforeach()
+string(REPLACE "|" ";" include_dirs "${INCLUDE}")
+set(include_flags)
+foreach(dir IN LISTS include_dirs)
+  list(APPEND include_flags "-I${dir}")
+endforeach()
 execute_process(
-  COMMAND ${CXX} -std=c++20 -fsyntax-only -Wall -Wextra -Werror -fno-diagnostics-color -I${INCLUDE} ${SOURCE}
+  COMMAND ${CXX} -std=c++20 -fsyntax-only -Wall -Wextra -Werror -fno-diagnostics-color ${include_flags} ${SOURCE}
   RESULT_VARIABLE rc
   OUTPUT_VARIABLE out
   ERROR_VARIABLE err)
