@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <chrono>
@@ -16,7 +17,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <system_error>
+#include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "concur/errors.hpp"
 
@@ -46,6 +49,12 @@ struct Registry {
   ThreadState* head = nullptr;  // guarded by mutex; in registration order
   ThreadState* tail = nullptr;  // guarded by mutex
   std::size_t count = 0;        // guarded by mutex; the length of the list
+  // Guarded by mutex: the non-daemon threads of ours that have ended (left the list above), which
+  // the at-exit wait must still join if nobody did: a thread that ends just before the program
+  // exits is no longer listed, but its OS thread is still to be reaped. Expired entries (states
+  // already gone, hence detached or joined) are pruned as the vector grows.
+  std::vector<std::weak_ptr<ThreadState>> ended;
+  std::size_t ended_after_prune = 0;  // guarded by mutex
 };
 
 Registry& registry() {
@@ -83,6 +92,23 @@ void register_state(ThreadState& s) {
 void unregister_state(ThreadState& s) {
   Registry& r = registry();
   const std::scoped_lock hold(r.mutex);
+  unlink(r, s);
+}
+
+/// Unregisters a thread of ours that is ending; a non-daemon one is remembered for the at-exit
+/// wait (Registry::ended).
+void unregister_ending(ThreadState& s) {
+  Registry& r = registry();
+  const std::scoped_lock hold(r.mutex);
+  const bool ours = s.kind == ThreadState::Kind::target || s.kind == ThreadState::Kind::subclass;
+  // relaxed: daemon only changes before start(), which happened before this thread ran.
+  if (ours && !s.daemon.load(std::memory_order_relaxed)) {
+    if (r.ended.size() >= std::max<std::size_t>(64, 2 * r.ended_after_prune)) {
+      std::erase_if(r.ended, [](const std::weak_ptr<ThreadState>& w) { return w.expired(); });
+      r.ended_after_prune = r.ended.size();
+    }
+    r.ended.push_back(s.weak_from_this());
+  }
   unlink(r, s);
 }
 
@@ -246,7 +272,7 @@ struct ThreadHolder {
   ThreadHolder& operator=(const ThreadHolder&) = delete;
   ~ThreadHolder() {
     if (!state) return;
-    unregister_state(*state);
+    unregister_ending(*state);
     if (t_current == state.get()) t_current = nullptr;
     state->finished.set();  // last: a joiner may return, and the process may exit, right after
   }
@@ -273,6 +299,8 @@ ThreadState& current_state() {
 void after_fork_in_child() {
   // Only this thread exists now; it holds the registry mutex (taken in the prepare handler).
   Registry& r = registry();
+  r.ended.clear();  // the parent's threads: none of them exists here (a state's `finished` may never be set)
+  r.ended_after_prune = 0;
   ThreadState* me = t_current;
   for (ThreadState* s = r.head; s != nullptr;) {
     ThreadState* next = s->next;
@@ -314,9 +342,24 @@ void wait_for_non_daemon_threads() {
         }
       }
     }
-    if (!pending) return;
+    if (!pending) break;
     pending->finished.wait();
     reap(*pending, std::nullopt);
+  }
+  // The non-daemon threads that ended before the scan above and that nobody joined: their OS
+  // threads are reaped too (a finished, unjoined thread is what ThreadSanitizer calls a leak).
+  std::vector<std::shared_ptr<ThreadState>> ended;
+  {
+    Registry& r = registry();
+    const std::scoped_lock hold(r.mutex);
+    for (const std::weak_ptr<ThreadState>& w : r.ended) {
+      if (std::shared_ptr<ThreadState> s = w.lock()) ended.push_back(std::move(s));
+    }
+    r.ended.clear();
+  }
+  for (const std::shared_ptr<ThreadState>& s : ended) {
+    s->finished.wait();
+    reap(*s, std::nullopt);
   }
 }
 
