@@ -149,6 +149,7 @@ class CONCUR_API OSError : public std::system_error {
   explicit OSError(const char* message) : OSError(std::string(message)) {}
   /// The errno value (Python: `e.errno`).
   [[nodiscard]] int errno_value() const noexcept { return code().value(); }
+  /// The message: "what: <the errno's message>", or OSError("message")'s message alone.
   [[nodiscard]] const char* what() const noexcept override {
     return m_message ? m_message->what() : std::system_error::what();
   }

@@ -339,6 +339,7 @@ class CONCUR_API EventLoop {
   /// loop whenever `sig` arrives. ValueError for an invalid signal number; RuntimeError for a
   /// signal that cannot be caught (SIGKILL, SIGSTOP) or if the loop is closed.
   void add_signal_handler(int sig, std::function<void()> callback);
+  /// As add_signal_handler(sig, callback), calling callback(arg, args...) (Python's *args).
   template <class F, class Arg, class... Args>
   void add_signal_handler(int sig, F callback, Arg arg, Args... args) {
     add_signal_handler(sig, std::function<void()>([callback = std::move(callback), arg = std::move(arg),
