@@ -37,9 +37,10 @@ struct MallocTuning {
   std::size_t trim_threshold = std::size_t{64} << 20;
 };
 
-/// Sets the process's malloc thresholds (see the top of this file). Throws ValueError when a
-/// threshold is zero or above what glibc accepts (the mmap threshold is at most 32 MiB on 64-bit
-/// systems), and OSError when mallopt refuses.
-CONCUR_API void tune_malloc(const MallocTuning& tuning = {});
+/// Sets the process's malloc thresholds (see the top of this file). Returns false, changing
+/// nothing, when the allocator refuses them (a sanitizer's allocator, which replaces glibc's
+/// malloc, does). Throws ValueError when a threshold is zero or above what glibc accepts (the
+/// mmap threshold is at most 32 MiB on 64-bit systems).
+CONCUR_API bool tune_malloc(const MallocTuning& tuning = {});
 
 }  // namespace concur

@@ -17,18 +17,16 @@ namespace {
 constexpr std::size_t kMaxMmapThreshold = sizeof(void*) == 8 ? std::size_t{32} << 20 : std::size_t{512} << 10;
 }  // namespace
 
-void tune_malloc(const MallocTuning& tuning) {
+bool tune_malloc(const MallocTuning& tuning) {
   if (tuning.mmap_threshold == 0 || tuning.mmap_threshold > kMaxMmapThreshold) {
     throw ValueError("tune_malloc: mmap_threshold must be between 1 and " + std::to_string(kMaxMmapThreshold) + " bytes");
   }
   if (tuning.trim_threshold == 0 || tuning.trim_threshold > static_cast<std::size_t>(INT_MAX)) {
     throw ValueError("tune_malloc: trim_threshold must be between 1 and " + std::to_string(INT_MAX) + " bytes");
   }
-  // mallopt returns 1 on success, 0 on error (without setting errno).
-  if (::mallopt(M_MMAP_THRESHOLD, static_cast<int>(tuning.mmap_threshold)) != 1 ||
-      ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(tuning.trim_threshold)) != 1) {
-    throw OSError(EINVAL, "tune_malloc: mallopt refused the thresholds");
-  }
+  // mallopt returns 1 on success, 0 when it refuses (a sanitizer's malloc refuses everything).
+  return ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(tuning.mmap_threshold)) == 1 &&
+         ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(tuning.trim_threshold)) == 1;
 }
 
 }  // namespace concur

@@ -78,7 +78,7 @@ double split_run(Units units, std::size_t workers, std::uint64_t tasks) {
 /// In a fresh child: optionally tune malloc, then run the work `repetitions` times and send
 /// back the median wall time.
 void measuring_child(mp::Connection conn, int units, bool tuned, std::size_t workers, std::uint64_t tasks, int repetitions) {
-  if (tuned) tune_malloc();
+  if (tuned) (void)tune_malloc();
   std::vector<double> times;
   for (int i = 0; i < repetitions; ++i) times.push_back(split_run(static_cast<Units>(units), workers, tasks));
   conn.send(median(std::move(times)));
