@@ -105,26 +105,7 @@ void close_all_but(int keep) {
 // Sends `value` (a pid, -errno or a wait status) on a status socket, with `fd` attached when
 // >= 0. Returns false when the parent's end is closed (it gave up on this start, or exited).
 bool send_status(int sock, int value, int fd) {
-  iovec iov{&value, sizeof value};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
-    std::memset(control, 0, sizeof control);
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  ssize_t n;
-  do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(sizeof value);
+  return send_with_fd(sock, reinterpret_cast<const char*>(&value), sizeof value, fd) == static_cast<ssize_t>(sizeof value);
 }
 
 // The reporter's child, for its SIGTERM handler. Set before SIGTERM is unblocked.

@@ -28,31 +28,6 @@ void check_header(const FrameHeader& h) {
   if (((h.flags & frame_has_blob) != 0) != (h.blob_size != 0)) throw OSError(EPROTO, "corrupt message header");
 }
 
-// sendmsg of [data, data + size) with `fd` attached when >= 0. Returns bytes sent, or -1 with
-// errno (EAGAIN included).
-ssize_t send_with_fd(int sock, const char* data, std::size_t size, int fd) {
-  iovec iov{const_cast<char*>(data), size};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (fd >= 0) {
-    std::memset(control, 0, sizeof control);
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  }
-  ssize_t n;
-  do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n;
-}
-
 // recvmsg into [data, data + size), appending received descriptors to `fds`. Returns bytes
 // read (0 on EOF) or -1 with errno.
 ssize_t recv_with_fds(int sock, char* data, std::size_t size, std::deque<UniqueFd>& fds, int flags) {
@@ -82,6 +57,31 @@ ssize_t recv_with_fds(int sock, char* data, std::size_t size, std::deque<UniqueF
 }
 
 }  // namespace
+
+// sendmsg of [data, data + size) with `fd` attached when >= 0. Returns bytes sent, or -1 with
+// errno (EAGAIN included).
+ssize_t send_with_fd(int sock, const char* data, std::size_t size, int fd) {
+  iovec iov{const_cast<char*>(data), size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  if (fd >= 0) {
+    std::memset(control, 0, sizeof control);
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  ssize_t n;
+  do {
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
 
 void set_nonblocking(int fd, bool on) {
   const int flags = ::fcntl(fd, F_GETFL);

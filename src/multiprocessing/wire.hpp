@@ -9,6 +9,8 @@
 
 #include <concur/multiprocessing/serialize.hpp>
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -97,6 +99,10 @@ class FrameWriter {
 void send_fds(int sock, std::span<const int> fds);
 /// Blocking: receives exactly `count` descriptors sent by send_fds. Throws EOFError / OSError.
 std::vector<UniqueFd> recv_fds(int sock, std::size_t count);
+
+/// sendmsg of [data, data + size) with `fd` attached (SCM_RIGHTS) when >= 0, retried on EINTR,
+/// without SIGPIPE. Returns the bytes sent, or -1 with errno (EAGAIN included).
+ssize_t send_with_fd(int sock, const char* data, std::size_t size, int fd);
 
 /// Sets O_NONBLOCK on `fd`.
 void set_nonblocking(int fd, bool on);

@@ -4,6 +4,8 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+
+#include "os_threads.hpp"
 #include <sched.h>
 
 #include <atomic>
@@ -33,17 +35,7 @@ using futures::Future;
 using futures::ThreadPoolExecutor;
 using futures::ThreadPoolOptions;
 
-// The threads of this process, as the kernel lists them.
-int count_os_threads() {
-  DIR* dir = ::opendir("/proc/self/task");
-  if (dir == nullptr) return -1;
-  int n = 0;
-  while (const dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  ::closedir(dir);
-  return n;
-}
+using concur_test::count_os_threads;
 
 TEST(ThreadPoolExecutor, SubmitRunsTheCallWithItsArguments) {
   ThreadPoolExecutor pool({.max_workers = 2});

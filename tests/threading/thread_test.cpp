@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "os_threads.hpp"
 #include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,17 +32,7 @@ using testing::MatchesRegex;
 
 namespace {
 
-// The threads of this process, as the kernel lists them.
-int count_os_threads() {
-  DIR* dir = ::opendir("/proc/self/task");
-  if (dir == nullptr) return -1;
-  int n = 0;
-  while (const dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  ::closedir(dir);
-  return n;
-}
+using concur_test::count_os_threads;
 
 bool in_enumerate(const th::Thread& t) {
   const auto all = th::enumerate();
