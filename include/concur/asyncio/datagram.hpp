@@ -78,6 +78,7 @@ class [[nodiscard]] CONCUR_API RecvAwaiter {
 class CONCUR_API DatagramEndpoint {
  public:
   DatagramEndpoint() = default;
+  /// A handle on the endpoint `s` (internal: create_datagram_endpoint() makes it).
   explicit DatagramEndpoint(std::shared_ptr<detail::DatagramState> s) noexcept : m_state(std::move(s)) {}
 
   /// The next datagram and its sender. Several tasks may wait; they are served in order.
@@ -96,6 +97,8 @@ class CONCUR_API DatagramEndpoint {
   [[nodiscard]] std::size_t get_write_buffer_size() const noexcept;
   /// Closes the socket (queued datagrams are dropped); waiting receivers get OSError(EBADF).
   void close();
+  /// True once close() was called or the endpoint's loop closed it (Python's
+  /// transport.is_closing()); true for an empty handle.
   [[nodiscard]] bool is_closing() const noexcept;
   /// The endpoint (internal).
   [[nodiscard]] const std::shared_ptr<detail::DatagramState>& state() const;

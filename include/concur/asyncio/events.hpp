@@ -218,16 +218,24 @@ struct ExceptionContext {
 /// A copyable handle; copies refer to the same callback.
 class CONCUR_API Handle {
  public:
+  /// An empty handle, on no callback: cancel() does nothing and cancelled() is false.
   Handle() = default;
+  /// A handle on `node`, taking a reference to it (internal: call_soon(), call_later() and
+  /// the others make their handles so). A null `node` makes an empty handle.
   explicit Handle(detail::CallbackNode* node) noexcept : m_node(node) {
     if (m_node != nullptr) m_node->add_ref();
   }
+  /// Copyable and movable: a copy refers to the same callback (the count of references is
+  /// atomic: call_soon_threadsafe()'s handle lives in another thread than the loop that runs
+  /// the callback); a moved-from handle is empty.
+  /// @{
   Handle(const Handle& o) noexcept : Handle(o.m_node) {}
   Handle(Handle&& o) noexcept : m_node(std::exchange(o.m_node, nullptr)) {}
   Handle& operator=(Handle o) noexcept {
     std::swap(m_node, o.m_node);
     return *this;
   }
+  /// @}
   ~Handle() {
     if (m_node != nullptr) m_node->release();
   }
@@ -240,12 +248,14 @@ class CONCUR_API Handle {
   }
 
  protected:
+  /// The callback, of which this handle holds one reference; null for an empty handle.
   detail::CallbackNode* m_node = nullptr;
 };
 
 /// A callback scheduled for a time (Python's asyncio.TimerHandle).
 class CONCUR_API TimerHandle : public Handle {
  public:
+  /// Handle's constructors (an empty handle, one on a timer callback, copies and moves).
   using Handle::Handle;
   /// The loop time (EventLoop::time()) at which it is (or was) scheduled to run.
   [[nodiscard]] double when() const noexcept;
@@ -254,6 +264,8 @@ class CONCUR_API TimerHandle : public Handle {
 /// The event loop (Python's asyncio event loop). See the file comment.
 class CONCUR_API EventLoop {
  public:
+  /// The exception handler (Python's handler(loop, context)): called on the loop's thread with
+  /// the loop and each report (see set_exception_handler()).
   using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
 
   /// A new loop (not running). Throws std::system_error if libuv cannot create one.
@@ -358,9 +370,13 @@ class CONCUR_API EventLoop {
   static void default_exception_handler(const ExceptionContext& context) noexcept;
   /// Debug mode: reports steps longer than slow_callback_duration().
   void set_debug(bool enabled) noexcept { m_debug = enabled; }
+  /// Python's loop.get_debug(): whether debug mode is on. Set by set_debug(), or at
+  /// construction by the environment variable CONCUR_ASYNCIO_DEBUG (any value but "" and "0").
   [[nodiscard]] bool get_debug() const noexcept { return m_debug; }
   /// The threshold of a slow step in debug mode (0.1 s by default).
   [[nodiscard]] Timeout slow_callback_duration() const noexcept { return m_slow_callback_duration; }
+  /// Sets that threshold (Python's `loop.slow_callback_duration = d`): in debug mode, a task
+  /// step or callback that runs for `d` or longer is reported to the exception handler.
   void set_slow_callback_duration(Timeout d) noexcept { m_slow_callback_duration = d; }
 
   // ---- for tests ---------------------------------------------------------------------------
@@ -384,9 +400,14 @@ class CONCUR_API EventLoop {
   [[nodiscard]] static std::int64_t to_deadline(double when) noexcept;
   /// The task running now (null between steps).
   [[nodiscard]] detail::PromiseBase* current_promise() const noexcept { return m_current; }
+  /// Sets the task running now: the task's step sets itself before it resumes its frame and
+  /// null after (loop thread only).
   void set_current_promise(detail::PromiseBase* p) noexcept { m_current = p; }
-  /// Registers a task (all_tasks); unregisters it. Loop thread only.
+  /// Adds `task` to the loop's list of tasks (all_tasks() walks it) when it becomes a task.
+  /// Loop thread only.
   void link_task(detail::PromiseBase* task) noexcept;
+  /// Removes `task` from the loop's list of tasks; its frame's destructor calls it. Loop thread
+  /// only.
   void unlink_task(detail::PromiseBase* task) noexcept;
   /// The first task of the loop's list (see PromiseBase::m_next_task).
   [[nodiscard]] detail::PromiseBase* first_task() const noexcept { return m_tasks; }

@@ -132,7 +132,9 @@ class [[nodiscard]] ScopedAcquire : public Acquire {
 template <class L>
 class [[nodiscard]] Held {
  public:
+  /// Takes charge of `lock`, which the current task has just acquired (scoped() makes it).
   explicit Held(L& lock) noexcept : m_lock(&lock) {}
+  /// Hands the charge over: the moved-from Held releases nothing.
   Held(Held&& o) noexcept : m_lock(std::exchange(o.m_lock, nullptr)) {}
   Held& operator=(Held&&) = delete;
   ~Held() {
@@ -156,14 +158,25 @@ auto detail::ScopedAcquire<L, Acquire>::await_resume() {
 /// A mutual-exclusion lock for tasks (Python's asyncio.Lock). Not reentrant.
 class CONCUR_API Lock {
  public:
+  /// The awaiter of acquire() (Python's Lock.acquire() coroutine): takes the lock, waiting in
+  /// FIFO order while it is held or other tasks wait for it. It may be moved before it is
+  /// awaited (create_task(lock.acquire())), never after.
   class [[nodiscard]] Acquire : public detail::WaitNode {
    public:
+    /// An acquisition of `lock` (acquire() makes it).
     explicit Acquire(Lock& lock) noexcept : m_lock(&lock) {}
+    /// Takes the lock at once, without suspending, if it is free and no task waits for it (a
+    /// woken waiter is about to take it: the lock is fair); returns whether it did.
     bool await_ready() noexcept;
+    /// Queues the task at the back of the lock's waiters and suspends it until release()
+    /// wakes it.
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
       enqueue(m_lock->m_waiters, h);
     }
+    /// Takes the lock for the woken task and returns true. CancelledError if the task was
+    /// cancelled while it waited or before it resumed: the lock is not taken then, and if it
+    /// is free the next waiter is woken in its place (no wake-up is lost).
     bool await_resume();
 
    private:
@@ -192,14 +205,21 @@ class CONCUR_API Lock {
 /// A flag tasks can wait for (Python's asyncio.Event).
 class CONCUR_API Event {
  public:
+  /// The awaiter of wait() (Python's Event.wait() coroutine): returns true once the event is
+  /// set, at once if it is set already. It may be moved before it is awaited, never after.
   class [[nodiscard]] Wait : public detail::WaitNode {
    public:
+    /// A wait for `event` (wait() makes it).
     explicit Wait(Event& event) noexcept : m_event(&event) {}
+    /// True if the event is set: no suspension.
     bool await_ready() const noexcept { return m_event->m_value; }
+    /// Queues the task on the event's waiters and suspends it until set() wakes it.
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
       enqueue(m_event->m_waiters, h);
     }
+    /// Returns true. CancelledError if the task was cancelled while it waited, or after set()
+    /// woke it but before it resumed.
     bool await_resume();
 
    private:
@@ -216,6 +236,7 @@ class CONCUR_API Event {
   void set() noexcept;
   /// Clears the flag.
   void clear() noexcept { m_value = false; }
+  /// True while the flag is set (Python's is_set()): after set(), until clear().
   [[nodiscard]] bool is_set() const noexcept { return m_value; }
 
  private:
@@ -229,12 +250,18 @@ class CONCUR_API Condition {
   /// Waits for notify() (internal awaiter of wait()).
   class [[nodiscard]] Notified : public detail::WaitNode {
    public:
+    /// A wait on `c` (wait() makes it, once it has released the lock).
     explicit Notified(Condition& c) noexcept : m_cond(&c) {}
+    /// False: a notification is always waited for.
     bool await_ready() const noexcept { return false; }
+    /// Queues the task on the condition's waiters and suspends it until notify() or
+    /// notify_all() wakes it.
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
       enqueue(m_cond->m_waiters, h);
     }
+    /// Returns once notified. CancelledError if the task was cancelled while it waited or
+    /// before it resumed (wait() then re-acquires the lock and passes a notification on).
     void await_resume();
 
    private:
@@ -249,11 +276,18 @@ class CONCUR_API Condition {
   Condition& operator=(const Condition&) = delete;
   ~Condition() { assert(m_waiters.empty()); }
 
+  /// `co_await cond.acquire()`: acquires the underlying lock (Python's Condition.acquire()),
+  /// as Lock::acquire() does; true once it is the task's. CancelledError if cancelled.
   [[nodiscard]] Lock::Acquire acquire() noexcept { return m_lock->acquire(); }
+  /// `auto held = co_await cond.scoped();` -> Held<Condition>: acquires the underlying lock
+  /// and releases it at scope exit (Python's `async with cond:`). CancelledError if cancelled.
   [[nodiscard]] detail::ScopedAcquire<Condition, Lock::Acquire> scoped() noexcept {
     return detail::ScopedAcquire<Condition, Lock::Acquire>(*this, *m_lock);
   }
+  /// Releases the underlying lock (Python's Condition.release()). RuntimeError("Lock is not
+  /// acquired.") if it is not locked.
   void release() { m_lock->release(); }
+  /// True while the underlying lock is held, by any task (Python's Condition.locked()).
   [[nodiscard]] bool locked() const noexcept { return m_lock->locked(); }
 
   /// Releases the lock, waits for notify(), re-acquires the lock (even when cancelled) and
@@ -288,14 +322,25 @@ class CONCUR_API Condition {
 /// A counter of permits (Python's asyncio.Semaphore).
 class CONCUR_API Semaphore {
  public:
+  /// The awaiter of acquire() (Python's Semaphore.acquire() coroutine): takes a permit,
+  /// waiting in FIFO order while none is free. It may be moved before it is awaited, never
+  /// after.
   class [[nodiscard]] Acquire : public detail::WaitNode {
    public:
+    /// An acquisition on `s` (acquire() makes it).
     explicit Acquire(Semaphore& s) noexcept : m_sem(&s) {}
+    /// Takes a permit at once, without suspending, if one is free and no task waits for one (a
+    /// free permit is not taken ahead of the waiters); returns whether it did.
     bool await_ready() noexcept;
+    /// Queues the task at the back of the semaphore's waiters and suspends it until release()
+    /// hands it a permit.
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
       enqueue(m_sem->m_waiters, h);
     }
+    /// Returns true: the task holds the permit it was handed. Permits still free then go to
+    /// the next waiters. CancelledError if the task was cancelled while it waited or before it
+    /// resumed: a permit it was handed is given back and passed on to the next waiter.
     bool await_resume();
 
    private:
@@ -309,6 +354,8 @@ class CONCUR_API Semaphore {
   virtual ~Semaphore() { assert(m_waiters.empty()); }
   /// `co_await sem.acquire()` -> true with a permit. CancelledError if cancelled.
   [[nodiscard]] Acquire acquire() noexcept { return Acquire(*this); }
+  /// `auto held = co_await sem.scoped();` -> Held<Semaphore>: acquires a permit and releases
+  /// it at scope exit (Python's `async with sem:`). CancelledError if cancelled.
   [[nodiscard]] detail::ScopedAcquire<Semaphore, Acquire> scoped() noexcept {
     return detail::ScopedAcquire<Semaphore, Acquire>(*this, *this);
   }
@@ -320,14 +367,19 @@ class CONCUR_API Semaphore {
   [[nodiscard]] std::ptrdiff_t value() const noexcept { return m_value; }
 
  protected:
+  /// Hands a permit (one of m_value) to the first waiter not woken yet and wakes it; false if
+  /// no task waits for one (Python's _wake_up_next()). The caller checks that m_value > 0.
   bool wake_up_next() noexcept;
+  /// The tasks waiting for a permit, in FIFO order; a woken task stays in it until it runs.
   detail::WaitList m_waiters;
-  std::ptrdiff_t m_value;  // permits not handed out (woken waiters already took theirs)
+  std::ptrdiff_t m_value;  ///< permits not handed out (woken waiters already took theirs)
 };
 
 /// A Semaphore whose release() above the initial value is a ValueError.
 class CONCUR_API BoundedSemaphore : public Semaphore {
  public:
+  /// A semaphore with `value` permits, which is also the bound that release() may not exceed.
+  /// ValueError if `value` < 0.
   explicit BoundedSemaphore(std::ptrdiff_t value = 1) : Semaphore(value), m_bound(value) {}
   /// ValueError("BoundedSemaphore released too many times") above the initial value.
   void release() override;
@@ -350,9 +402,11 @@ class CONCUR_API Barrier {
   Task<void> reset();
   /// Breaks the barrier: waiting and future wait() calls get BrokenBarrierError.
   Task<void> abort();
+  /// The number of tasks that must wait() for the barrier to let them pass (Python's parties).
   [[nodiscard]] std::size_t parties() const noexcept { return m_parties; }
   /// Tasks waiting in the filling barrier.
   [[nodiscard]] std::size_t n_waiting() const noexcept { return m_state == State::filling ? m_count : 0; }
+  /// True once abort() broke the barrier, until reset() (Python's broken).
   [[nodiscard]] bool broken() const noexcept { return m_state == State::broken; }
 
  private:

@@ -169,12 +169,21 @@ class BasicQueue : public detail::QueueBase {
   /// The awaiter of get(): the item.
   class [[nodiscard]] Get : public detail::QueueWaiter {
    public:
+    /// A get() from `q` (get() makes it).
     explicit Get(BasicQueue& q) noexcept : QueueWaiter(q, true) {}
+    /// True if an item can be taken, or the queue is shut down (await_resume() then throws
+    /// QueueShutDown if it is also empty): no suspension.
     bool await_ready() const noexcept { return !queue().empty() || queue().m_shutdown; }
+    /// Queues the task on the queue's getters and suspends it until a put or shutdown() wakes
+    /// it. A woken getter checks again and, if another task took the item first, waits again
+    /// at the back.
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
       wait_in(queue().m_getters, h);
     }
+    /// Takes the next item (as get_nowait()) and returns it. QueueShutDown if the queue is shut
+    /// down and empty; CancelledError if the task was cancelled while it waited or before it
+    /// resumed (no item is taken, and a wake-up it received is passed on to the next getter).
     T await_resume() {
       if (m_root != nullptr) {
         leave();
@@ -189,12 +198,21 @@ class BasicQueue : public detail::QueueBase {
   /// The awaiter of put().
   class [[nodiscard]] Put : public detail::QueueWaiter {
    public:
+    /// A put of `item` into `q` (put() makes it); the item is moved into the awaiter.
     Put(BasicQueue& q, T item) : QueueWaiter(q, false), m_item(std::move(item)) {}
+    /// True if the queue has room, or is shut down (await_resume() then throws QueueShutDown):
+    /// no suspension.
     bool await_ready() const noexcept { return !queue().full() || queue().m_shutdown; }
+    /// Queues the task on the queue's putters and suspends it until a get or shutdown() wakes
+    /// it. A woken putter checks again and, if another task took the room first, waits again
+    /// at the back.
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
       wait_in(queue().m_putters, h);
     }
+    /// Puts the item (as put_nowait()). QueueShutDown if the queue is shut down;
+    /// CancelledError if the task was cancelled while it waited or before it resumed (the item
+    /// is not put, and a wake-up it received is passed on to the next putter).
     void await_resume() {
       if (m_root != nullptr) {
         leave();
@@ -208,6 +226,8 @@ class BasicQueue : public detail::QueueBase {
     T m_item;
   };
 
+  /// A queue of at most `maxsize` items; 0, the default, means unbounded (Python's
+  /// Queue(maxsize=0)).
   explicit BasicQueue(std::size_t maxsize = 0) noexcept : QueueBase(maxsize) {}
 
   /// `co_await q.put(item)`: waits while full. QueueShutDown after shutdown(); CancelledError.
@@ -227,6 +247,7 @@ class BasicQueue : public detail::QueueBase {
     wakeup_next(m_putters);
     return item;
   }
+  /// The number of items in the queue (Python's qsize()).
   [[nodiscard]] std::size_t qsize() const noexcept override { return m_store.size(); }
 
  private:

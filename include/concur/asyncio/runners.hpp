@@ -44,6 +44,8 @@ struct RunnerOptions {
 /// Runs coroutines on one loop it owns (Python's asyncio.Runner).
 class CONCUR_API Runner {
  public:
+  /// A runner that applies `options` to the loop it creates on first use, by run() or
+  /// get_loop() (Python's asyncio.Runner(debug=...)).
   explicit Runner(RunnerOptions options = {});
   /// close().
   ~Runner();

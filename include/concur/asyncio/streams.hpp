@@ -204,6 +204,8 @@ class CONCUR_API StreamReader {
  public:
   /// An empty reader (every method but the constructor and assignment needs a connection).
   StreamReader() = default;
+  /// A reader of the connection `t` (internal: open_connection(), the servers and the
+  /// subprocess pipes make their readers so).
   explicit StreamReader(std::shared_ptr<detail::StreamTransport> t) noexcept : m_transport(std::move(t)) {}
 
   /// Up to `n` bytes: what is buffered, or the next data to arrive; "" at EOF. n < 0 reads
@@ -247,6 +249,8 @@ class CONCUR_API StreamReader {
 class CONCUR_API StreamWriter {
  public:
   StreamWriter() = default;
+  /// A writer of the connection `t` (internal: open_connection(), the servers and the
+  /// subprocess pipes make their writers so).
   explicit StreamWriter(std::shared_ptr<detail::StreamTransport> t) noexcept : m_transport(std::move(t)) {}
 
   /// Sends `data` (or queues what the socket does not take now; small writes go out at the
@@ -256,6 +260,9 @@ class CONCUR_API StreamWriter {
   void write(std::string_view data);
   /// Writes every piece, in one system call when the socket takes them all.
   void writelines(std::initializer_list<std::string_view> pieces);
+  /// As writelines({...}), for pieces in a vector: several pieces are sent together (one system
+  /// call when the socket takes them all), a single one as write() sends it. What the socket
+  /// does not take is copied: the pieces need not outlive the call. Errors as write().
   void writelines(const std::vector<std::string_view>& pieces);
   /// Waits while more than the high-water mark is queued. ConnectionResetError("Connection
   /// lost") or the write error if the connection was lost or closed: after close() with
@@ -298,6 +305,7 @@ using ClientConnected = std::function<Task<void>(StreamReader, StreamWriter)>;
 class CONCUR_API Server {
  public:
   Server() = default;
+  /// A handle on the server `s` (internal: start_server() and start_unix_server() make it).
   explicit Server(std::shared_ptr<detail::ServerState> s) noexcept : m_state(std::move(s)) {}
 
   /// The bound addresses, one per listening socket (empty once closed).

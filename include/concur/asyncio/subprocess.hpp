@@ -56,8 +56,14 @@ inline constexpr Redirect STDOUT = Redirect::to_stdout;
 
 /// Keyword arguments of create_subprocess_exec / create_subprocess_shell.
 struct SubprocessOptions {
+  /// The child's stdin: inherit, PIPE (written through Process::stdin_) or DEVNULL.
+  /// ValueError for STDOUT.
   Redirect stdin_ = Redirect::inherit;
+  /// The child's stdout: inherit, PIPE (read through Process::stdout_) or DEVNULL.
+  /// ValueError for STDOUT.
   Redirect stdout_ = Redirect::inherit;
+  /// The child's stderr: inherit, PIPE (read through Process::stderr_), DEVNULL, or STDOUT
+  /// (wherever stdout goes).
   Redirect stderr_ = Redirect::inherit;
   std::optional<std::string> cwd = std::nullopt;                          ///< working directory
   std::optional<std::map<std::string, std::string>> env = std::nullopt;   ///< the whole environment
@@ -90,11 +96,16 @@ class [[nodiscard]] CONCUR_API ExitAwaiter {
 class CONCUR_API Process {
  public:
   Process() = default;
+  /// A handle on the child `s` (internal: create_subprocess_exec() and
+  /// create_subprocess_shell() make it, then set its pipes).
   explicit Process(std::shared_ptr<detail::ProcessState> s) noexcept;
 
-  /// The child's pipes, when created with PIPE (else nullopt).
+  /// The writing end of the child's stdin when created with stdin_ = PIPE; else nullopt.
   std::optional<StreamWriter> stdin_;
+  /// The reading end of the child's stdout when created with stdout_ = PIPE (with stderr_ =
+  /// STDOUT, its stderr arrives here too); else nullopt.
   std::optional<StreamReader> stdout_;
+  /// The reading end of the child's stderr when created with stderr_ = PIPE; else nullopt.
   std::optional<StreamReader> stderr_;
 
   /// The child's process id.

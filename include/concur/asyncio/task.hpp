@@ -372,15 +372,23 @@ class TaskAwaiter;
 class CONCUR_API TaskBase {
  public:
   TaskBase() = default;
+  /// A handle on the coroutine frame whose promise is `p`, taking a reference to it (internal:
+  /// current_task(), all_tasks() and done callbacks make their handles so). A null `p` makes
+  /// an empty handle.
   explicit TaskBase(detail::PromiseBase* p) noexcept : m_promise(p) {
     if (m_promise != nullptr) m_promise->add_ref();
   }
+  /// Copyable and movable: a copy refers to the same task and keeps its frame alive; a
+  /// moved-from handle is empty. The count of references is not atomic: handles stay on their
+  /// loop's thread.
+  /// @{
   TaskBase(const TaskBase& o) noexcept : TaskBase(o.m_promise) {}
   TaskBase(TaskBase&& o) noexcept : m_promise(std::exchange(o.m_promise, nullptr)) {}
   TaskBase& operator=(TaskBase o) noexcept {
     std::swap(m_promise, o.m_promise);
     return *this;
   }
+  /// @}
   ~TaskBase() {
     if (m_promise != nullptr) m_promise->release();
   }
@@ -407,6 +415,8 @@ class CONCUR_API TaskBase {
   [[nodiscard]] std::exception_ptr exception() const;
   /// The task's name ("Task-N" unless set).
   [[nodiscard]] std::string get_name() const { return m_promise->name(); }
+  /// Names the task (Python's set_name()); an empty name gives "Task-N" back. Allowed on an
+  /// unstarted coroutine too: create_task() keeps the name unless it is given one.
   void set_name(std::string name) { m_promise->set_name(std::move(name)); }
   /// The task's loop. InvalidStateError if this is not a task.
   [[nodiscard]] EventLoop& get_loop() const;
@@ -417,7 +427,7 @@ class CONCUR_API TaskBase {
   [[nodiscard]] detail::PromiseBase* promise_base() const noexcept { return m_promise; }
 
  protected:
-  detail::PromiseBase* m_promise = nullptr;  // the frame's promise; this handle holds one reference
+  detail::PromiseBase* m_promise = nullptr;  ///< the frame's promise; this handle holds one reference
 };
 
 /// A coroutine returning T, or a task running one (see the file comment). T may be void or
@@ -427,10 +437,15 @@ class [[nodiscard]] Task : public TaskBase {
   static_assert(!std::is_reference_v<T>, "asyncio::Task<T&> is not supported; return a pointer or a value");
 
  public:
+  /// The coroutine's promise (the C++ coroutine protocol: it makes a function returning
+  /// Task<T> a coroutine, and holds the task's state and value).
   using promise_type = detail::Promise<T>;
+  /// T: the type of the value the coroutine returns (co_await gives it, result() refers to it).
   using value_type = T;
 
   Task() = default;
+  /// A handle on the coroutine whose promise is `p`, taking a reference to it (internal: the
+  /// promise makes the handle a coroutine function returns).
   explicit Task(promise_type* p) noexcept : TaskBase(p) {}
 
   /// The value of the finished task (const reference; nothing for void). Rethrows its

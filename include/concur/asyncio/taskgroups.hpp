@@ -42,6 +42,10 @@
 
 namespace concur::asyncio {
 
+/// A group of tasks that ends together (Python's asyncio.TaskGroup): create_task() adds tasks,
+/// join() waits for all of them, and the first one that fails cancels the others and the task
+/// that entered the group. Usually entered through task_group(). See the file comment for the
+/// semantics; loop thread only; it must not be destroyed while its tasks run.
 class CONCUR_API TaskGroup {
  public:
   /// Enters the group (Python's __aenter__) in the current task. RuntimeError outside a task.

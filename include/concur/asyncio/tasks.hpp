@@ -424,7 +424,9 @@ inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::ALL_COMPLETED;
 /// What wait() returns: the tasks done and those still pending, each in the input's order.
 template <class T>
 struct WaitResult {
+  /// The tasks that are done (with a value, an exception, or cancelled).
   std::vector<Task<T>> done;
+  /// The tasks not done when wait() returned (its condition held, or the timeout passed).
   std::vector<Task<T>> pending;
 };
 
@@ -465,13 +467,22 @@ class AsCompleted {
   /// One awaitable of the range.
   class [[nodiscard]] Next {
    public:
+    /// An awaitable on the range's shared state (the iterator's operator* makes it).
     explicit Next(std::shared_ptr<detail::AsCompletedState> state) : m_state(std::move(state)), m_await(*m_state) {}
+    /// Moves an awaitable that has not been awaited yet (an awaited one must not move).
     Next(Next&& o) noexcept : m_state(o.m_state), m_await(*m_state) {}
+    /// Takes the first finished task that no awaitable took yet, if there is one, or notes
+    /// that the timeout passed: no suspension then.
     bool await_ready() noexcept { return m_await.await_ready(); }
+    /// Queues this awaitable behind the others waiting and suspends the task until a task
+    /// finishes or the timeout passes.
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
       m_await.await_suspend(h);
     }
+    /// The value of the finished task this awaitable took (a copy; nothing for void), or that
+    /// task's exception rethrown. TimeoutError once the timeout passed with no finished task
+    /// left to take; CancelledError if the awaiting task was cancelled.
     auto await_resume() {
       auto& p = static_cast<detail::Promise<T>&>(*m_await.await_resume());
       if constexpr (std::is_void_v<T>) {
@@ -485,18 +496,30 @@ class AsCompleted {
     std::shared_ptr<detail::AsCompletedState> m_state;
     detail::AsCompletedState::Next m_await;
   };
+  /// The range's iterator: size() steps, each dereferenced once to get its awaitable. Stepping
+  /// does not wait; co_await on the awaitable does.
   class iterator {
    public:
+    /// Input iterator's member types: it yields Next awaitables.
+    /// @{
     using value_type = Next;
     using difference_type = std::ptrdiff_t;
+    /// @}
     iterator() = default;
+    /// The iterator at step `i` of `owner` (begin() and end() make them).
     iterator(const AsCompleted* owner, std::size_t i) : m_owner(owner), m_i(i) {}
+    /// A new awaitable on the range. Each awaitable awaited takes the next finished task,
+    /// whichever step made it: dereference each step once.
     Next operator*() const { return Next(m_owner->m_state); }
+    /// The next step.
+    /// @{
     iterator& operator++() {
       ++m_i;
       return *this;
     }
     void operator++(int) { ++m_i; }
+    /// @}
+    /// Whether both are at the same step.
     bool operator==(const iterator& o) const { return m_i == o.m_i; }
 
    private:
@@ -504,13 +527,19 @@ class AsCompleted {
     std::size_t m_i = 0;
   };
 
+  /// The range over `tasks`, which must be tasks of the running loop (as_completed() wraps
+  /// coroutines first). It watches them from now on; the timeout counts from now (nullopt:
+  /// none). RuntimeError if no loop runs in this thread.
   AsCompleted(std::vector<Task<T>> tasks, std::optional<Timeout> timeout) : m_tasks(std::move(tasks)) {
     std::vector<detail::PromiseBase*> ps;
     for (auto& t : m_tasks) ps.push_back(&t.promise());
     m_state = std::make_shared<detail::AsCompletedState>(std::move(ps), timeout);
   }
+  /// The first step.
   [[nodiscard]] iterator begin() const { return iterator(this, 0); }
+  /// The end: size() steps after begin().
   [[nodiscard]] iterator end() const { return iterator(this, m_tasks.size()); }
+  /// The number of tasks, which is the number of awaitables the range yields.
   [[nodiscard]] std::size_t size() const noexcept { return m_tasks.size(); }
 
  private:

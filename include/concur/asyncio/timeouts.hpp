@@ -65,6 +65,8 @@ class CONCUR_API TimeoutScope {
   void reschedule(std::optional<double> when);
   /// True once the deadline passed (the task was cancelled by it).
   [[nodiscard]] bool expired() const noexcept { return m_state == State::expiring || m_state == State::expired; }
+  /// Where the scope is in its life (see State): entered by enter(), expiring when the
+  /// deadline cancelled the task, expired or exited after exit().
   [[nodiscard]] State state() const noexcept { return m_state; }
 
   /// Python's __aenter__: binds the current task. RuntimeError outside a task or if entered.

@@ -26,12 +26,16 @@ namespace concur::asyncio {
 
 /// A socket address (Python's "peername" / "sockname" values).
 struct CONCUR_API Address {
+  /// The kind of address: none (an empty Address), ipv4, ipv6, or unix_socket (a Unix-domain
+  /// socket, whose path is in `host`).
   enum class Family : std::uint8_t { none, ipv4, ipv6, unix_socket };
+  /// The kind of address; none for an empty one (to_string() is then "").
   Family family = Family::none;
   std::string host;        ///< numeric IP address, or the path of a Unix-domain socket
   std::uint16_t port = 0;  ///< 0 for Unix-domain sockets
   /// "127.0.0.1:8080", "[::1]:8080", the path, or "" for none.
   [[nodiscard]] std::string to_string() const;
+  /// Equal when the family, the host and the port are.
   friend bool operator==(const Address&, const Address&) = default;
 };
 

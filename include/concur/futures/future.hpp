@@ -243,10 +243,15 @@ struct adopt_t {};
 template <class T>
 class Future {
  public:
+  /// T: the type of the result (void for a Future<void>).
   using value_type = T;
 
   /// A fresh pending future (Python's Future(): for executors, producers and tests).
   Future() : m_state(new detail::FutureState<T>(1)) {}
+  /// Copyable and movable: a copy shares the state (its count of references is atomic: copies
+  /// may be made and dropped on any thread); a moved-from Future is empty (only assignment and
+  /// destruction are allowed on it).
+  /// @{
   Future(const Future& other) noexcept : m_state(other.m_state) {
     if (m_state != nullptr) m_state->add_ref();
   }
@@ -255,6 +260,7 @@ class Future {
     std::swap(m_state, other.m_state);
     return *this;
   }
+  /// @}
   ~Future() {
     if (m_state != nullptr) m_state->release();
   }

@@ -106,27 +106,45 @@ class ProcessMapResults {
     const auto left = std::chrono::duration_cast<Timeout>(*m_deadline - std::chrono::steady_clock::now());
     return m_results.next(left > Timeout::zero() ? left : Timeout::zero());
   }
+  /// The range's input iterator (single pass): begin() waits for the first result, each ++
+  /// for the next one, with next()'s errors.
   class iterator {
    public:
+    /// Input iterator's member types: it yields R.
+    /// @{
     using value_type = R;
     using difference_type = std::ptrdiff_t;
+    /// @}
     iterator() = default;
+    /// Waits for `owner`'s next result (begin() makes it).
     explicit iterator(ProcessMapResults* owner) : m_owner(owner) { m_current = m_owner->next(); }
+    /// The current result (valid until the next step).
     const R& operator*() const { return *m_current; }
+    /// Waits for the next result: TimeoutError if it has not arrived when the map's timeout
+    /// ends, or the exception of a failed item (of its chunk, with a chunksize above 1)
+    /// rethrown; the iteration may go on after it with the next results.
+    /// @{
     iterator& operator++() {
       m_current = m_owner->next();
       return *this;
     }
     void operator++(int) { ++*this; }
+    /// @}
+    /// True once every result was returned.
     bool operator==(std::default_sentinel_t) const { return !m_current.has_value(); }
 
    private:
     ProcessMapResults* m_owner = nullptr;
     std::optional<R> m_current;
   };
+  /// Starts the iteration: waits for the first result (see next()). Single pass: call once.
   iterator begin() { return iterator(this); }
+  /// The end: reached once every result was returned.
   std::default_sentinel_t end() { return {}; }
 
+  /// The results of the pool's stream `results` (map() makes it); the whole iteration must
+  /// end by `deadline` (nullopt: no limit). Destroying the range early does not cancel the
+  /// calls: they still run, and their results are dropped.
   ProcessMapResults(multiprocessing::IMapIterator<R> results, std::optional<std::chrono::steady_clock::time_point> deadline)
       : m_results(std::move(results)), m_deadline(deadline) {}
 
@@ -135,6 +153,9 @@ class ProcessMapResults {
   std::optional<std::chrono::steady_clock::time_point> m_deadline;
 };
 
+/// concurrent.futures.ProcessPoolExecutor: calls run in worker processes of a
+/// multiprocessing::Pool and their results come back in Futures (see the file comment, for
+/// the differences from Python too). Every member may be called from any thread.
 class CONCUR_API ProcessPoolExecutor {
  public:
   /// Work crosses into other processes: asyncio::run_in_executor() hands this executor the

@@ -150,22 +150,32 @@ MapOptions to_map_options(std::chrono::duration<Rep, Period> d) {
 template <class R>
 class MapResults {
  public:
+  /// The type of the results: R, or std::monostate for functions returning void.
+  using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
   /// What the iteration yields: `const R&` (valid until the next step), or std::monostate for
   /// functions returning void.
-  using value_type = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
   using reference = std::conditional_t<std::is_void_v<R>, std::monostate, const value_type&>;
 
+  /// The range over the futures `fs` of the calls, in input order (map() makes it); the whole
+  /// iteration must end by `deadline` (nullopt: no limit).
   MapResults(std::vector<Future<R>> fs, std::optional<std::chrono::steady_clock::time_point> deadline)
       : m_fs(std::move(fs)), m_deadline(deadline) {}
+  /// Movable before the iteration starts (map() returns it so); a moved-from range may only be
+  /// destroyed. Not assignable.
   MapResults(MapResults&&) noexcept = default;
   MapResults& operator=(MapResults&&) = delete;
   ~MapResults() { cancel_rest(m_next); }
 
+  /// The range's input iterator (single pass): begin() waits for the first result, each ++
+  /// for the next one.
   class iterator {
    public:
+    /// Input iterator's member types.
+    /// @{
     using value_type = MapResults::value_type;
     using difference_type = std::ptrdiff_t;
     using iterator_concept = std::input_iterator_tag;
+    /// @}
 
     iterator() = default;
     /// The current result.
@@ -181,7 +191,10 @@ class MapResults {
       m_owner->advance();
       return *this;
     }
+    /// As ++it (returns nothing: an input iterator).
     void operator++(int) { ++*this; }
+    /// True at the end: after the last result, once an exception ended the iteration, or for a
+    /// default-constructed iterator.
     friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.at_end(); }
 
    private:
@@ -196,6 +209,7 @@ class MapResults {
     advance();
     return iterator(this);
   }
+  /// The end (see the iterator's operator==).
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:

@@ -63,7 +63,10 @@ inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::ALL_COMPLETED;
 /// What wait() returns: Python's DoneAndNotDoneFutures named tuple.
 template <class T>
 struct DoneAndNotDone {
+  /// The futures that are done (finished or cancelled), in the order of `fs`.
   std::vector<Future<T>> done;
+  /// The futures not done when wait() returned (its condition held, or the timeout passed),
+  /// in the order of `fs`.
   std::vector<Future<T>> not_done;
 };
 
@@ -218,25 +221,35 @@ class AsCompleted {
   struct Impl;
 
  public:
+  /// Watches the futures `fs` from now on, which must be distinct (as_completed() removes
+  /// duplicates); the time limit `timeout` counts from now (nullopt: none).
   AsCompleted(std::vector<Future<T>> fs, std::optional<Timeout> timeout)
       : m_impl(std::make_unique<Impl>(std::move(fs), timeout)) {}
 
+  /// The range's input iterator (single pass): begin() and each ++ wait for the next future
+  /// to complete.
   class iterator {
    public:
+    /// Input iterator's member types: it yields Future<T>.
+    /// @{
     using value_type = Future<T>;
     using difference_type = std::ptrdiff_t;
     using iterator_concept = std::input_iterator_tag;
+    /// @}
 
     iterator() = default;
     /// The current future.
     const Future<T>& operator*() const { return *m_impl->current; }
+    /// The current future's members (`it->result()`).
     const Future<T>* operator->() const { return &*m_impl->current; }
     /// Steps to the next future to complete, waiting for it; TimeoutError past the limit.
     iterator& operator++() {
       m_impl->advance();
       return *this;
     }
+    /// As ++it (returns nothing: an input iterator).
     void operator++(int) { ++*this; }
+    /// True at the end: once every future was yielded, or for a default-constructed iterator.
     friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
       return it.m_impl == nullptr || !it.m_impl->current.has_value();
     }
@@ -252,6 +265,7 @@ class AsCompleted {
     m_impl->advance();
     return iterator(m_impl.get());
   }
+  /// The end (see the iterator's operator==).
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
