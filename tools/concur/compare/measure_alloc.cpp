@@ -46,11 +46,17 @@ enum class Units : int { threads, processes };
 void alloc_child(mp::Connection conn, std::uint64_t tasks) { conn.send(alloc_work(tasks)); }
 
 /// Runs the work split over `workers` units (threads in this process, or processes forked
-/// from it) and returns the wall time.
+/// from it) and returns the wall time. `workers` 0 runs it here, in the calling thread: the
+/// serial reference, in the process's main thread as a serial program does (glibc serves the
+/// main thread from its main arena, other threads from arenas of their own, which return
+/// memory to the kernel differently: with the defaults the same work is several times slower
+/// in a second thread, which the threads row shows).
 double split_run(Units units, std::size_t workers, std::uint64_t tasks) {
-  const std::uint64_t share = std::max<std::uint64_t>(1, tasks / workers);
+  const std::uint64_t share = std::max<std::uint64_t>(1, tasks / std::max<std::size_t>(1, workers));
   const double start = now();
-  if (units == Units::threads) {
+  if (workers == 0) {
+    g_alloc_sink.fetch_xor(alloc_work(share), std::memory_order_relaxed);
+  } else if (units == Units::threads) {
     std::vector<th::Thread> threads;
     for (std::size_t i = 0; i < workers; ++i) {
       threads.emplace_back([&] { g_alloc_sink.fetch_xor(alloc_work(share), std::memory_order_relaxed); });
@@ -82,6 +88,22 @@ void measuring_child(mp::Connection conn, int units, bool tuned, std::size_t wor
   std::vector<double> times;
   for (int i = 0; i < repetitions; ++i) times.push_back(split_run(static_cast<Units>(units), workers, tasks));
   conn.send(median(std::move(times)));
+}
+
+/// In a fresh child: how many alloc_work tasks take about `seconds` in its main thread, with
+/// malloc's defaults (sent back).
+void calibrating_child(mp::Connection conn, double seconds) {
+  std::uint64_t tasks = 4;
+  for (;;) {
+    const double start = now();
+    g_alloc_sink.fetch_xor(alloc_work(tasks), std::memory_order_relaxed);
+    const double took = now() - start;
+    if (took >= 0.05 || tasks >= (1ull << 32)) {
+      conn.send(std::max<std::uint64_t>(1, static_cast<std::uint64_t>(seconds / (took / static_cast<double>(tasks)))));
+      return;
+    }
+    tasks *= 4;
+  }
 }
 
 asyncio::Task<void> alloc_task(std::uint64_t share) {
@@ -139,21 +161,27 @@ std::uint64_t alloc_work(std::uint64_t tasks) noexcept {
 }
 
 std::uint64_t calibrate_alloc_work(double seconds) {
-  // Calibrated with the tuning off and in a child, like the serial reference it sizes.
-  std::uint64_t tasks = 4;
-  for (;;) {
-    const double start = now();
-    g_alloc_sink.fetch_xor(alloc_work(tasks), std::memory_order_relaxed);
-    const double took = now() - start;
-    if (took >= 0.05 || tasks >= (1ull << 32)) {
-      return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(seconds / (took / static_cast<double>(tasks))));
-    }
-    tasks *= 4;
+  // Calibrated with the tuning off, in the main thread of a fresh child, like the serial
+  // reference it sizes: this process's heap is in whatever state the earlier rows left it.
+  auto [mine, theirs] = mp::Pipe();
+  mp::Process child(kFork, calibrating_child, std::move(theirs), seconds);
+  child.start();
+  if (!mine.poll(Timeout{kPatience.count() * 6})) {
+    child.kill();
+    child.join();
+    throw std::runtime_error("the allocation-heavy calibration did not finish in time");
   }
+  const auto tasks = mine.recv<std::uint64_t>();
+  child.join(kPatience);
+  if (child.is_alive()) {
+    child.kill();
+    child.join();
+  }
+  return tasks;
 }
 
 double serial_alloc(const Context& c, bool tuned) {
-  return measure_in_child(c, Units::threads, tuned, 1);
+  return measure_in_child(c, Units::threads, tuned, 0);
 }
 
 double thread_alloc(const Context& c, bool tuned) {

@@ -39,8 +39,8 @@ Settings Settings::make(bool quick) {
     s.socket_counts_threads = {10, 100};
     s.socket_counts_processes = {10};
     s.socket_counts_asyncio = {10, 100, 1000};
-    s.cpu_serial_seconds = 0.5;
-    s.alloc_serial_seconds = 0.3;
+    s.cpu_serial_seconds = 0.3;
+    s.alloc_serial_seconds = 0.15;
   } else {
     s.repetitions = 5;
     s.io_wait = 0.05;
@@ -50,8 +50,8 @@ Settings Settings::make(bool quick) {
     s.socket_counts_threads = {10, 100, 1000};
     s.socket_counts_processes = {10, 100};
     s.socket_counts_asyncio = {10, 100, 1000, 10000};
-    s.cpu_serial_seconds = 1.5;
-    s.alloc_serial_seconds = 0.75;
+    s.cpu_serial_seconds = 0.6;
+    s.alloc_serial_seconds = 0.25;
   }
   return s;
 }

@@ -68,15 +68,20 @@ def cpu_work(seed, iterations):
 
 
 def alloc_work(tasks):
-    """`tasks` times: ALLOC_BUFFERS buffers of ALLOC_BUFFER bytes, each filled (bytearray
-    zero-fills), read and freed; the C++ side does the same with new[] and memset."""
+    """`tasks` times: ALLOC_BUFFERS buffers of ALLOC_BUFFER bytes, live together, each written
+    in full, then read and freed; the C++ side does the same with new[] and memset. (A fresh
+    bytearray is zero-filled by calloc, which leaves untouched the pages the kernel hands out
+    zeroed: the copy of `fill` writes every page, as memset does.)"""
+    fill = b"\0" * ALLOC_BUFFER
     acc = 0
     for t in range(tasks):
-        for _ in range(ALLOC_BUFFERS):
-            buf = bytearray(ALLOC_BUFFER)
+        bufs = [bytearray(ALLOC_BUFFER) for _ in range(ALLOC_BUFFERS)]
+        for buf in bufs:
+            buf[:] = fill
             buf[t % ALLOC_BUFFER] = 1
+        for buf in bufs:
             acc += buf[t % ALLOC_BUFFER]
-            del buf
+        del bufs
     return acc
 
 
