@@ -6,8 +6,9 @@
 // BoundedSemaphore, Event, Condition, Barrier) with the names, signatures and exceptions of
 // concur::threading: a program moves from threads to processes by changing a namespace.
 //
-// Sharing model. Each object keeps its state in anonymous shared memory (detail::SharedRegion)
-// made when it is constructed. The C++ object itself is a per-process handle of that state.
+// Sharing model. Each object keeps its state in anonymous shared memory (detail::SharedRegion:
+// a page, and one close-on-exec descriptor of its memory file, per object) made when it is
+// constructed. The C++ object itself is a per-process handle of that state.
 // A child gets a handle of its own in either of two ways: pass the object to the Process (or
 // to a Pool's initializer) as an argument the target takes by reference — `void worker(mp::Lock&
 // lock)`, `mp::Process p(worker, lock)` — which works under both start methods (reduction.hpp:
