@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   int files = 20;
   int limit = 5;
   int timeout_ms = 1000;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // option, value
     const std::string_view arg = argv[i];
     std::optional<int> value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 100000) : std::nullopt;
     if (arg == "--files" && value) {
@@ -123,7 +123,6 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "usage: cookbook_asyncio_downloader [--files N] [--limit N] [--timeout-ms MS]\n");
       return 2;
     }
-    ++i;
   }
   try {
     return asyncio::run(main_task(files, limit, std::chrono::milliseconds(timeout_ms)));

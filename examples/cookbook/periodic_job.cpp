@@ -102,7 +102,7 @@ asyncio::Task<bool> in_a_task(std::chrono::milliseconds interval, int wanted) {
 int main(int argc, char** argv) {
   int interval_ms = 20;
   int runs = 5;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // option, value
     const std::string_view arg = argv[i];
     std::optional<int> value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 100000) : std::nullopt;
     if (arg == "--interval-ms" && value) {
@@ -113,7 +113,6 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "usage: cookbook_periodic_job [--interval-ms MS] [--runs N]\n");
       return 2;
     }
-    ++i;
   }
   try {
     const auto interval = std::chrono::milliseconds(interval_ms);

@@ -66,7 +66,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 int main(int argc, char** argv) {
   int images = 1000;
   int size = 128;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // option, value
     const std::string_view arg = argv[i];
     std::optional<int> value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 1'000'000) : std::nullopt;
     if (arg == "--images" && value) {
@@ -77,7 +77,6 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "usage: cookbook_pool_vs_threads [--images N] [--size PIXELS (3 to 4096)]\n");
       return 2;
     }
-    ++i;
   }
   const int workers = static_cast<int>(mp::process_cpu_count());
   std::vector<Image> batch;

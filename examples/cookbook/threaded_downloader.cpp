@@ -75,7 +75,7 @@ int run(int files, std::chrono::milliseconds timeout) {
 int main(int argc, char** argv) {
   int files = 20;
   int timeout_ms = 1000;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // option, value
     const std::string_view arg = argv[i];
     std::optional<int> value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 100000) : std::nullopt;
     if (arg == "--files" && value) {
@@ -86,7 +86,6 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "usage: cookbook_threaded_downloader [--files N] [--timeout-ms MS]\n");
       return 2;
     }
-    ++i;
   }
   try {
     return run(files, std::chrono::milliseconds(timeout_ms));
