@@ -24,6 +24,7 @@
 #include <concur/multiprocessing/pool.hpp>
 #include <concur/multiprocessing/process.hpp>
 #include <concur/multiprocessing/queues.hpp>
+#include <concur/multiprocessing/reduction.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 #include <concur/multiprocessing/shared_memory.hpp>
 #include <concur/multiprocessing/synchronize.hpp>

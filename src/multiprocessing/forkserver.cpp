@@ -37,6 +37,7 @@
 
 #include <fmt/core.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -97,9 +98,28 @@ int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid,
 
 void close_all_but(int keep) {
   // Everything the parent had open (pool channels, other pipes) must not live on here: the
-  // parent's peers would never see EOF.
-  if (keep > 3) ::close_range(3, static_cast<unsigned>(keep - 1), 0);
-  ::close_range(static_cast<unsigned>(keep + 1), ~0U, 0);
+  // parent's peers would never see EOF. Each of those descriptors is replaced by /dev/null
+  // rather than closed, so that its number stays taken: a library whose fork handler closes,
+  // in every child, descriptors it made in the parent by their numbers — libuv's signal lock
+  // pipe, once a loop exists (it re-creates the pipe in the child) — then closes a /dev/null
+  // of ours instead of a descriptor the server received under the same number for a child
+  // (a Connection, a pool channel). Without /proc they are closed.
+  const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  DIR* dir = devnull >= 0 ? ::opendir("/proc/self/fd") : nullptr;
+  if (dir == nullptr) {
+    if (devnull >= 0) ::close(devnull);
+    if (keep > 3) ::close_range(3, static_cast<unsigned>(keep - 1), 0);
+    ::close_range(static_cast<unsigned>(keep + 1), ~0U, 0);
+    return;
+  }
+  std::vector<int> inherited;
+  while (const dirent* e = ::readdir(dir)) {
+    const int fd = std::atoi(e->d_name);  // 0 for "." and ".."
+    if (fd > 2 && fd != keep && fd != devnull && fd != ::dirfd(dir)) inherited.push_back(fd);
+  }
+  ::closedir(dir);
+  for (int fd : inherited) ::dup3(devnull, fd, O_CLOEXEC);
+  ::close(devnull);
 }
 
 // Sends `value` (a pid, -errno or a wait status) on a status socket, with `fd` attached when

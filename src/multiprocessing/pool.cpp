@@ -205,12 +205,7 @@ PoolCore::PoolCore(PoolOptions options)
       m_maxtasks(options.maxtasksperchild),
       m_start_method(options.start_method.empty() ? get_start_method() : options.start_method) {
   (void)get_context(m_start_method);  // ValueError for an unknown method
-  if (options.initializer) {
-    const ProcessTarget& t = *options.initializer.target();
-    Payload args;
-    args.bytes = t.args.bytes;
-    m_initializer = ProcessTarget{t.entry, t.fn, std::move(args)};
-  }
+  m_initializer = options.initializer.take_target();
   const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) throw_os_error(errno, "eventfd");
   m_wake.reset(efd);
@@ -245,14 +240,14 @@ std::unique_ptr<PoolWorker> PoolCore::spawn_worker() {
   const std::string name = fmt::format("{}PoolWorker-{}", m_start_method == "fork" ? "Fork" : "ForkServer", ++m_worker_number);
   std::uint64_t init_entry = 0;
   std::uint64_t init_fn = 0;
-  std::string init_args;
+  InitArgs init_args;
   if (m_initializer) {
     init_entry = reinterpret_cast<std::uint64_t>(m_initializer->entry);
     init_fn = m_initializer->fn;
-    init_args = m_initializer->args.bytes;
+    init_args.lent = &m_initializer->args;
   }
   Process p(ProcessOptions{.name = name, .daemon = true, .start_method = m_start_method}, pool_worker_main,
-            FdArg(child_end.get()), FdArg(page_fd.get()), init_entry, init_fn, std::move(init_args),
+            FdArg(child_end.get()), FdArg(page_fd.get()), init_entry, init_fn, init_args,
             static_cast<std::uint64_t>(m_maxtasks));
   auto w = std::make_unique<PoolWorker>(std::move(p));
   w->page = page;

@@ -18,16 +18,12 @@
 namespace concur::multiprocessing::detail {
 
 void pool_worker_main(FdArg channel, FdArg page_fd, std::uint64_t init_entry, std::uint64_t init_fn,
-                      std::string init_args, std::uint64_t maxtasks) {
+                      InitArgs init_args, std::uint64_t maxtasks) {
   void* mem = ::mmap(nullptr, sizeof(WorkerPage), PROT_READ | PROT_WRITE, MAP_SHARED, page_fd.fd, 0);
   if (mem == MAP_FAILED) throw_os_error(errno, "mmap");
   page_fd.owned.reset();
   auto* page = static_cast<WorkerPage*>(mem);
-  if (init_entry != 0) {
-    Payload args;
-    args.bytes = std::move(init_args);
-    reinterpret_cast<ProcessEntry>(init_entry)(init_fn, args);
-  }
+  if (init_entry != 0) reinterpret_cast<ProcessEntry>(init_entry)(init_fn, init_args.payload);
   page->initialized.store(1, std::memory_order_release);
 
   // A worker decodes each task's arguments into fresh containers and frees them after the

@@ -35,9 +35,46 @@ struct FdArg {
   }
 };
 
+/// The initializer's encoded arguments as a Process argument: the parent lends the Payload it
+/// keeps for the pool's life (its bytes are copied, its blob and descriptors duplicated, for
+/// each worker); the worker owns what it received.
+struct InitArgs {
+  const Payload* lent = nullptr;
+  Payload payload;
+  void save(OutputArchive& ar) const {
+    static const Payload none;
+    const Payload& p = lent != nullptr ? *lent : none;
+    const bool has_blob = static_cast<bool>(p.blob);
+    const std::uint64_t blob_size = has_blob ? p.blob_size : 0;
+    ar(p.bytes, has_blob, blob_size);
+    if (has_blob) ar(ar.attach_fd(p.blob.get()));
+    const std::uint64_t n = p.fds.size();
+    ar(n);
+    for (const UniqueFd& fd : p.fds) ar(ar.attach_fd(fd.get()));
+  }
+  void load(InputArchive& ar) {
+    bool has_blob = false;
+    ar(payload.bytes, has_blob, payload.blob_size);
+    std::uint64_t index = 0;
+    if (has_blob) {
+      ar(index);
+      payload.blob = ar.take_fd(index);
+    } else if (payload.blob_size != 0) {
+      InputArchive::fail("initializer arguments: a blob size without a blob");
+    }
+    std::uint64_t n = 0;
+    ar(n);
+    ar.check_length(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ar(index);
+      payload.fds.push_back(ar.take_fd(index));
+    }
+  }
+};
+
 /// A pool worker's process target: runs the initializer, then tasks from `channel` until EOF
 /// (or `maxtasks` tasks when not 0).
 void pool_worker_main(FdArg channel, FdArg page, std::uint64_t init_entry, std::uint64_t init_fn,
-                      std::string init_args, std::uint64_t maxtasks);
+                      InitArgs init_args, std::uint64_t maxtasks);
 
 }  // namespace concur::multiprocessing::detail

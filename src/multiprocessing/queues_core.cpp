@@ -106,6 +106,49 @@ QueueCore::QueueCore(Kind kind, std::ptrdiff_t maxsize) : m_kind(kind), m_maxsiz
   m_local.store(new Local(::getpid()), std::memory_order_release);
 }
 
+namespace {
+QueueCore::Kind reduced_kind(InputArchive& ar, QueueCore::Kind expected) {
+  std::uint8_t kind = 0;
+  ar(kind);
+  if (kind != static_cast<std::uint8_t>(expected)) InputArchive::fail("a queue handle of another kind");
+  return expected;
+}
+std::ptrdiff_t reduced_maxsize(InputArchive& ar) {
+  std::int64_t maxsize = 0;
+  ar(maxsize);
+  if (maxsize < 0) InputArchive::fail("a queue handle with a negative maxsize");
+  return static_cast<std::ptrdiff_t>(maxsize);
+}
+}  // namespace
+
+// The encoding: kind, maxsize, the two ends of the socket, the reader and writer locks, the
+// slots semaphore (bounded queues), the tasks condition (joinable ones), the shared counters.
+QueueCore::QueueCore(from_reduction_t tag, InputArchive& ar, Kind kind)
+    : m_kind(reduced_kind(ar, kind)),
+      m_maxsize(reduced_maxsize(ar)),
+      m_reader(tag, ar),
+      m_writer(tag, ar),
+      m_rlock(tag, ar),
+      m_wlock(tag, ar) {
+  if (m_maxsize > 0) m_slots.emplace(tag, ar);
+  if (m_kind == Kind::joinable) m_tasks.emplace(tag, ar);
+  m_shared = SharedRegion(tag, ar, sizeof(Shared));
+  m_local.store(new Local(::getpid()), std::memory_order_release);
+}
+
+void QueueCore::reduce(OutputArchive& ar) const {
+  const auto kind = static_cast<std::uint8_t>(m_kind);
+  const auto maxsize = static_cast<std::int64_t>(m_maxsize);
+  ar(kind, maxsize);
+  m_reader.reduce(ar);
+  m_writer.reduce(ar);
+  m_rlock.reduce(ar);
+  m_wlock.reduce(ar);
+  if (m_slots) m_slots->reduce(ar);
+  if (m_tasks) m_tasks->reduce(ar);
+  m_shared.reduce(ar);
+}
+
 QueueCore::~QueueCore() {
   Local* l = m_local.load(std::memory_order_acquire);
   if (l->pid != ::getpid()) return;  // a forked child that never used the queue: see Local

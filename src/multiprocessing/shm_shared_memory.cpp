@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "concur/multiprocessing/serialize.hpp"
 #include "concur/multiprocessing/shared_memory.hpp"
 #include "multiprocessing/shm_tracker.hpp"
 
@@ -48,7 +49,21 @@ struct FdCloser {
   }
 };
 
+std::string reduced_name(detail::InputArchive& ar) {
+  std::string name;
+  ar(name);
+  return name;
+}
+
 }  // namespace
+
+SharedMemory::SharedMemory(from_reduction_t, detail::InputArchive& ar)
+    : SharedMemory(SharedMemoryOptions{.name = reduced_name(ar)}) {}
+
+void SharedMemory::reduce(detail::OutputArchive& ar) const {
+  if (closed()) throw ValueError("a closed SharedMemory cannot be passed to a process");
+  ar(m_name);
+}
 
 SharedMemory::SharedMemory(SharedMemoryOptions options) {
   if (!options.create && !options.name) throw ValueError("'name' can only be None if create=True");

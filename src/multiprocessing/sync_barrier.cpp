@@ -8,6 +8,7 @@
 //                barrier's mutex; every wait() fails until reset()
 #include <new>
 
+#include "concur/multiprocessing/serialize.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 #include "multiprocessing/sync_shared.hpp"
 
@@ -42,6 +43,23 @@ Barrier::Barrier(std::ptrdiff_t parties, BarrierOptions options) : m_options(std
   auto* s = new (m_region.data()) detail::BarrierState;
   s->monitor.init();
   s->parties = parties;
+}
+
+Barrier::Barrier(from_reduction_t tag, detail::InputArchive& ar) {
+  std::optional<double> timeout;
+  ar(timeout);
+  if (timeout) m_options.timeout = Timeout(*timeout);
+  m_region = detail::SharedRegion(tag, ar, sizeof(detail::BarrierState));
+}
+
+void Barrier::reduce(detail::OutputArchive& ar) const {
+  if (m_options.action)
+    throw ValueError("a Barrier with an action cannot be passed to a process: the action is a function object of this "
+                     "process; pass a Barrier without action (or let a \"fork\" child inherit this one)");
+  std::optional<double> timeout;
+  if (m_options.timeout) timeout = m_options.timeout->count();
+  ar(timeout);
+  m_region.reduce(ar);
 }
 
 Barrier::~Barrier() = default;

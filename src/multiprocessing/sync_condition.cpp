@@ -12,6 +12,7 @@
 #include <new>
 #include <utility>
 
+#include "concur/multiprocessing/serialize.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 #include "multiprocessing/sync_shared.hpp"
 
@@ -28,6 +29,32 @@ Condition::Condition(Lock& lock) : m_lock(&lock), m_region(sizeof(detail::Condit
 
 Condition::Condition(RLock& lock) : m_rlock(&lock), m_region(sizeof(detail::ConditionState)) {
   new (m_region.data()) detail::ConditionState;
+}
+
+// A reduced Condition: whether its lock is an RLock (its own or not) or a Lock, that lock's
+// reduction, then the condition's own region.
+Condition::Condition(from_reduction_t tag, detail::InputArchive& ar) {
+  bool plain = false;
+  ar(plain);
+  if (plain) {
+    m_own_plain_lock.emplace(tag, ar);
+    m_lock = &*m_own_plain_lock;
+  } else {
+    m_own_lock.emplace(tag, ar);
+    m_rlock = &*m_own_lock;
+  }
+  m_region = detail::SharedRegion(tag, ar, sizeof(detail::ConditionState));
+}
+
+void Condition::reduce(detail::OutputArchive& ar) const {
+  const bool plain = m_lock != nullptr;
+  ar(plain);
+  if (plain) {
+    m_lock->reduce(ar);
+  } else {
+    m_rlock->reduce(ar);
+  }
+  m_region.reduce(ar);
 }
 
 Condition::~Condition() = default;

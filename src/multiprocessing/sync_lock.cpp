@@ -4,6 +4,7 @@
 #include <new>
 #include <thread>
 
+#include "concur/multiprocessing/serialize.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 #include "multiprocessing/sync_shared.hpp"
 
@@ -39,6 +40,8 @@ Acquired take(RobustMutex& mutex, bool blocking, const std::optional<Timeout>& t
 // ---- Lock --------------------------------------------------------------------------------
 
 Lock::Lock() { detail::make_lock_state(m_region); }
+Lock::Lock(from_reduction_t tag, detail::InputArchive& ar) : m_region(tag, ar, sizeof(detail::LockState)) {}
+void Lock::reduce(detail::OutputArchive& ar) const { m_region.reduce(ar); }
 // No pthread_mutex_destroy: other processes may still use the mutex after this handle is gone,
 // and a glibc mutex owns no resource outside the shared page, which the kernel frees.
 Lock::~Lock() = default;
@@ -83,6 +86,8 @@ bool Lock::locked() const {
 // ---- RLock -------------------------------------------------------------------------------
 
 RLock::RLock() { detail::make_lock_state(m_region); }
+RLock::RLock(from_reduction_t tag, detail::InputArchive& ar) : m_region(tag, ar, sizeof(detail::LockState)) {}
+void RLock::reduce(detail::OutputArchive& ar) const { m_region.reduce(ar); }
 RLock::~RLock() = default;
 
 detail::LockState* RLock::state() const noexcept { return m_region.as<detail::LockState>(); }

@@ -3,6 +3,7 @@
 #include <climits>
 #include <new>
 
+#include "concur/multiprocessing/serialize.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 #include "multiprocessing/sync_shared.hpp"
 
@@ -21,6 +22,11 @@ Semaphore::Semaphore(std::ptrdiff_t value, bool bounded) {
   s->bound = value;
   s->bounded = bounded;
 }
+
+Semaphore::Semaphore(from_reduction_t tag, detail::InputArchive& ar)
+    : m_region(tag, ar, sizeof(detail::SemaphoreState)) {}
+
+void Semaphore::reduce(detail::OutputArchive& ar) const { m_region.reduce(ar); }
 
 Semaphore::~Semaphore() = default;
 
@@ -60,6 +66,10 @@ Event::Event() : m_region(sizeof(detail::EventState)) {
   auto* s = new (m_region.data()) detail::EventState;
   s->monitor.init();
 }
+
+Event::Event(from_reduction_t tag, detail::InputArchive& ar) : m_region(tag, ar, sizeof(detail::EventState)) {}
+
+void Event::reduce(detail::OutputArchive& ar) const { m_region.reduce(ar); }
 
 Event::~Event() = default;
 

@@ -15,7 +15,7 @@
 namespace concur::multiprocessing::detail {
 namespace {
 
-constexpr std::size_t max_fds_per_read = 64;
+constexpr std::size_t max_fds_per_read = max_fds_per_message;
 
 [[noreturn]] void throw_send_error(int err) {
   if (err == EPIPE || err == ECONNRESET) throw BrokenPipeError("the other end of the connection is closed");
@@ -159,37 +159,48 @@ bool recv_frame(int fd, Frame& out, std::uint64_t max_length) {
 }
 
 void send_fds(int sock, std::span<const int> fds) {
-  if (fds.size() > max_fds_per_read) throw ValueError("too many descriptors for one message");
-  char byte = 'F';
-  iovec iov{&byte, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds_per_read)];
-  if (!fds.empty()) {
-    std::memset(control, 0, sizeof control);
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
+  // One message per max_fds_per_message descriptors (at least one message): recv_fds reads
+  // them back the same way.
+  std::size_t sent = 0;
   do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) throw_send_error(errno);
+    const std::span<const int> chunk = fds.subspan(sent, std::min(max_fds_per_message, fds.size() - sent));
+    char byte = 'F';
+    iovec iov{&byte, 1};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds_per_message)];
+    if (!chunk.empty()) {
+      std::memset(control, 0, sizeof control);
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * chunk.size());
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * chunk.size());
+      std::memcpy(CMSG_DATA(c), chunk.data(), sizeof(int) * chunk.size());
+    }
+    ssize_t n;
+    do {
+      n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) throw_send_error(errno);
+    sent += chunk.size();
+  } while (sent < fds.size());
 }
 
 std::vector<UniqueFd> recv_fds(int sock, std::size_t count) {
   std::deque<UniqueFd> got;
-  char byte = 0;
-  const ssize_t n = recv_with_fds(sock, &byte, 1, got, MSG_WAITALL);
-  if (n < 0) throw_os_error(errno, "receiving descriptors");
-  if (n == 0) throw EOFError("the connection closed before the descriptors arrived");
-  if (got.size() != count) throw OSError(EPROTO, "expected " + std::to_string(count) + " descriptors, got " + std::to_string(got.size()));
+  do {
+    const std::size_t before = got.size();
+    char byte = 0;
+    const ssize_t n = recv_with_fds(sock, &byte, 1, got, MSG_WAITALL);
+    if (n < 0) throw_os_error(errno, "receiving descriptors");
+    if (n == 0) throw EOFError("the connection closed before the descriptors arrived");
+    const std::size_t expected = std::min(max_fds_per_message, count - before);
+    if (got.size() - before != expected)
+      throw OSError(EPROTO, "expected " + std::to_string(count) + " descriptors, got " + std::to_string(got.size()));
+  } while (got.size() < count);
   return {std::make_move_iterator(got.begin()), std::make_move_iterator(got.end())};
 }
 

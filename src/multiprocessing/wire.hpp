@@ -95,7 +95,11 @@ class FrameWriter {
   std::deque<Attached> m_fds;
 };
 
-/// Blocking: sends descriptors (one byte of data carries them). Throws like send_frame.
+/// The most descriptors one message carries (SCM_RIGHTS allows up to 253).
+inline constexpr std::size_t max_fds_per_message = 64;
+
+/// Blocking: sends descriptors, up to max_fds_per_message per message (one byte of data
+/// carries them; one message when there are none). Throws like send_frame.
 void send_fds(int sock, std::span<const int> fds);
 /// Blocking: receives exactly `count` descriptors sent by send_fds. Throws EOFError / OSError.
 std::vector<UniqueFd> recv_fds(int sock, std::size_t count);

@@ -4,7 +4,9 @@
 // are, as Python's loop.run_in_executor(process_pool, fn, *args) does.
 #include <concur/asyncio.hpp>
 #include <concur/futures/process.hpp>
+#include <concur/multiprocessing/context.hpp>
 #include <concur/multiprocessing/pool.hpp>
+#include <concur/multiprocessing/process.hpp>
 
 #include <gtest/gtest.h>
 
@@ -15,7 +17,10 @@
 // clang-format on
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -153,6 +158,47 @@ TEST_F(RunInExecutor, AShutDownExecutorIsRuntimeError) {
   pool.close();
   EXPECT_THROW(asyncio::run(asyncio::run_in_executor(pool, square, 2)), concur::ValueError);  // Python: "Pool not running"
   pool.join();
+}
+
+// A fork server started after libuv made a loop (here: the LibuvWarmUp environment, then the
+// server restarted below) is a fork of a process where libuv's fork handler is registered: in
+// every child the server forks, that handler closes the descriptor numbers of libuv's signal
+// lock pipe. Those numbers must never be ones the server received for a child.
+void send_index_on_each(std::vector<mp::Connection> ends) {
+  for (std::size_t i = 0; i < ends.size(); ++i) ends[i].send(static_cast<int>(i));
+}
+
+TEST(ForkServerAfterAnEventLoop, DescriptorsHandedToAChildSurviveLibuvsForkHandler) {
+  // Replace the fork server (started before libuv by the environment) by one forked now.
+  mp::forkserver::ensure_running();
+  const int server = mp::detail::forkserver_pid();
+  ASSERT_GT(server, 0);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
+  ASSERT_GE(pidfd, 0);
+  ASSERT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
+  pollfd dead{pidfd, POLLIN, 0};
+  ASSERT_EQ(::poll(&dead, 1, 60'000), 1);
+  ::close(pidfd);
+  mp::forkserver::ensure_running();
+  ASSERT_NE(mp::detail::forkserver_pid(), server);
+
+  // Enough descriptors to cover every low number the server hands out.
+  std::vector<mp::Connection> mine;
+  std::vector<mp::Connection> theirs;
+  for (int i = 0; i < 48; ++i) {
+    auto [a, b] = mp::Pipe();
+    mine.push_back(std::move(a));
+    theirs.push_back(std::move(b));
+  }
+  mp::Process p = mp::get_context("forkserver").Process(send_index_on_each, theirs);
+  p.start();
+  theirs.clear();  // the child holds the only other ends: a lost one reads as EOF, not silence
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    ASSERT_TRUE(mine[i].poll(60s)) << "end " << i;
+    EXPECT_EQ(mine[i].recv<int>(), static_cast<int>(i)) << "end " << i;
+  }
+  p.join(60s);
+  EXPECT_EQ(p.exitcode(), 0);
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 // serialize.hpp (large contiguous blocks travel in a shared-memory file whose descriptor is
 // passed beside the message, not through the socket byte by byte); send_bytes/recv_bytes
 // carry raw bytes. Both ends survive fork(): create the pipe, start a Process that takes one
-// end (or inherits it through fork), and talk.
+// end as an argument (under both start methods; `std::move(end)` hands it over and closes the
+// parent's, see reduction.hpp) or inherits it through fork, and talk.
 //
 // Mirrors: multiprocessing.Pipe(duplex=True) and Connection.send, recv, send_bytes,
 // recv_bytes, recv_bytes_into, poll, close, closed, readable, writable, fileno.
@@ -34,6 +35,7 @@
 #pragma once
 
 #include <concur/export.hpp>
+#include <concur/multiprocessing/reduction.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 #include <concur/timeout.hpp>
 
@@ -101,8 +103,16 @@ class CONCUR_API Connection {
   /// The socket descriptor (to poll several connections at once). OSError when closed.
   [[nodiscard]] int fileno() const;
 
+  /// A handle, in a child, of the end another process reduced (reduction.hpp): it owns the
+  /// descriptor handed to the child.
+  Connection(from_reduction_t, detail::InputArchive& ar) { load(ar); }
   /// A Connection crosses into a Process as an argument (its descriptor is duplicated and
-  /// handed to the child), as in Python. It cannot be sent over another Connection.
+  /// handed to the child), as in Python; moved into the Process (std::move), the caller's end
+  /// is closed (see reduction.hpp). OSError when closed.
+  void reduce(detail::OutputArchive& ar) const { save(ar); }
+
+  /// The same encoding as reduce(), for a Connection inside a Process argument (a container
+  /// of them). It cannot be sent over another Connection.
   void save(detail::OutputArchive& ar) const {
     const std::uint64_t index = ar.attach_fd(fileno());
     ar(index, m_readable, m_writable);

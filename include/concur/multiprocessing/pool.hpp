@@ -114,18 +114,18 @@ class Initializer {
  public:
   Initializer() = default;
   /// fn(args...) runs once in each worker before its first task (Python: initializer=fn,
-  /// initargs=args). ValueError for arguments that are not small values.
+  /// initargs=args). Arguments are as a Process's (process.hpp): IPC objects reach every worker
+  /// as handles of the same object, which live until the worker ends (reduction.hpp).
   template <class F, class... Args>
     requires(!std::is_same_v<std::decay_t<F>, Initializer>)
   Initializer(F fn, Args&&... args)  // NOLINT(google-explicit-constructor): keyword-argument style
-      : m_target(detail::make_target(fn, std::forward<Args>(args)...)) {
-    if (m_target->args.blob || !m_target->args.fds.empty())
-      throw ValueError("initializer arguments must be small values (no large blocks, no descriptors)");
-  }
+      : m_target(detail::make_target<detail::ArgsLifetime::process>(fn, std::forward<Args>(args)...)) {}
   /// Whether an initializer was given.
   [[nodiscard]] explicit operator bool() const noexcept { return m_target.has_value(); }
   /// Internal: the target.
   [[nodiscard]] const std::optional<detail::ProcessTarget>& target() const noexcept { return m_target; }
+  /// Internal: takes the target (with the descriptors its arguments carry).
+  [[nodiscard]] std::optional<detail::ProcessTarget> take_target() noexcept { return std::exchange(m_target, std::nullopt); }
 
  private:
   std::optional<detail::ProcessTarget> m_target;

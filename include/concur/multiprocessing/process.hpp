@@ -9,9 +9,14 @@
 //     assert(p.exitcode() == 0);
 //
 // What runs in the child. The target is a plain function or a capture-less lambda, and its
-// arguments are values that serialize.hpp can encode (a Connection from Pipe() too): they are
-// encoded in the parent at start() and decoded in the child, whatever the start method, so a
-// program behaves the same under "fork" and "forkserver". A stateful callable (a lambda with
+// arguments are values that serialize.hpp can encode, or IPC objects — Queue, JoinableQueue,
+// SimpleQueue, Lock, RLock, Semaphore, Event, Condition, Barrier, Value, Array, SharedMemory,
+// Connection — which the child receives as its own handle of the same object, taken by
+// reference (`void worker(mp::Queue<int>& q, mp::Lock& lock)`; see reduction.hpp). They are
+// encoded when the Process is made and decoded in the child, whatever the start method, so a
+// program behaves the same under "fork" and "forkserver". `std::move(conn)` hands a
+// Connection over: the caller's end is closed, and the parent's last copy of it is closed once
+// start() has given it to the child. A stateful callable (a lambda with
 // captures, a std::function, a functor with data) is refused at compile time: what it refers
 // to lives in the parent's memory, which the child does not share. The child runs the target
 // and then ends with _exit: no static destructors and no atexit handlers of the parent run in
@@ -37,11 +42,13 @@
 #pragma once
 
 #include <concur/export.hpp>
+#include <concur/multiprocessing/reduction.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 #include <concur/timeout.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,15 +69,124 @@ concept PlainCallable = (std::is_pointer_v<F> && std::is_function_v<std::remove_
                         (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F> &&
                          std::is_trivially_copyable_v<F>);
 
-/// The type an argument crosses as: string literals and char pointers become std::string.
+/// The type a value argument crosses as: string literals and char pointers become std::string.
 template <class T>
 using wire_type_t = std::conditional_t<std::is_same_v<std::decay_t<T>, const char*> || std::is_same_v<std::decay_t<T>, char*>,
                                        std::string, std::decay_t<T>>;
 
-/// How make_target holds an argument while encoding it: by const reference, except char
+/// How make_target holds a value argument while encoding it: by const reference, except char
 /// pointers, which become std::string.
 template <class T>
 using arg_ref_t = std::conditional_t<std::is_same_v<wire_type_t<T>, std::decay_t<T>>, const std::decay_t<T>&, std::string>;
+
+/// Whether an argument is an IPC object that crosses as a handle (reduction.hpp).
+template <class A>
+inline constexpr bool is_handle_arg_v = Reducible<std::remove_cvref_t<A>>;
+
+/// What an argument occupies in the child's decoded tuple (`slot`: a rebuilt handle, or a
+/// value) and what the parent encodes for it (`encoder`: a handle by reduction, a value by
+/// reference).
+template <class A, bool Handle = is_handle_arg_v<A>>
+struct ArgKind {
+  using slot = wire_type_t<A>;
+  using encoder = arg_ref_t<A>;
+};
+template <class A>
+struct ArgKind<A, true> {
+  using slot = Rebuilt<std::remove_cvref_t<A>>;
+  using encoder = ReducedRef<std::remove_cvref_t<A>>;
+};
+template <class A>
+using slot_t = typename ArgKind<A>::slot;
+template <class A>
+using encoder_t = typename ArgKind<A>::encoder;
+
+/// Whether make_target takes the argument over: a movable handle passed as an rvalue
+/// (`std::move(conn)`), which is closed in the parent once the child has its copy.
+template <class A>
+inline constexpr bool takes_over_v = !std::is_reference_v<A> && !std::is_const_v<A> && is_handle_arg_v<A> &&
+                                     std::is_move_constructible_v<A>;
+
+/// An argument while make_target encodes it: the taken-over handle, or a reference.
+template <class A, bool Take = takes_over_v<A>>
+struct HeldArg {
+  const std::remove_reference_t<A>& object;
+  explicit HeldArg(A&& a) : object(a) {}
+};
+template <class A>
+struct HeldArg<A, true> {
+  A object;
+  explicit HeldArg(A&& a) : object(std::move(a)) {}
+};
+
+template <class A>
+encoder_t<A> encoder_of(const HeldArg<A>& held) {
+  if constexpr (is_handle_arg_v<A>) {
+    return ReducedRef<std::remove_cvref_t<A>>{&held.object};
+  } else {
+    return encoder_t<A>(held.object);
+  }
+}
+
+/// How the child passes a slot to the target: values as rvalues (moved from the decoded
+/// tuple); handles as lvalues (form 1) or, for a movable handle the target takes by value or
+/// by rvalue reference, as rvalues (form 2).
+template <class S>
+struct SlotTraits {
+  static constexpr bool handle = false;
+  static constexpr bool movable_handle = false;
+  template <int Form>
+  using passed = S&&;
+};
+template <Reducible H>
+struct SlotTraits<Rebuilt<H>> {
+  static constexpr bool handle = true;
+  static constexpr bool movable_handle = std::is_move_constructible_v<H>;
+  template <int Form>
+  using passed = std::conditional_t<Form == 2, H&&, H&>;
+};
+
+/// Every handle as an lvalue: the usual case (`mp::Queue<int>&`, `const mp::Lock&`).
+template <class F, class... S>
+inline constexpr bool all_lvalues_v = std::is_invocable_v<F, typename SlotTraits<S>::template passed<1>...>;
+
+/// The form of slot K: 1 (lvalue) unless it is a movable handle that the target does not take
+/// as an lvalue while the other movable handles are rvalues; then 2 (rvalue).
+template <class F, std::size_t K, class Tuple, class Seq>
+struct FormOf;
+template <class F, std::size_t K, class... S, std::size_t... I>
+struct FormOf<F, K, std::tuple<S...>, std::index_sequence<I...>> {
+  using SK = std::tuple_element_t<K, std::tuple<S...>>;
+  static constexpr int value =
+      (!SlotTraits<SK>::movable_handle || all_lvalues_v<F, S...> ||
+       std::is_invocable_v<F, typename SlotTraits<S>::template passed<(I == K || !SlotTraits<S>::movable_handle) ? 1 : 2>...>)
+          ? 1
+          : 2;
+};
+
+/// Calls the target with the decoded slots, each in its form.
+template <class F, class Tuple, class Seq = std::make_index_sequence<std::tuple_size_v<Tuple>>>
+struct CallForms;
+template <class F, class... S, std::size_t... I>
+struct CallForms<F, std::tuple<S...>, std::index_sequence<I...>> {
+  using Seq = std::index_sequence<I...>;
+  static constexpr int forms[sizeof...(S) + 1] = {FormOf<F, I, std::tuple<S...>, Seq>::value..., 0};
+  static constexpr bool invocable = std::is_invocable_v<F, typename SlotTraits<S>::template passed<forms[I]>...>;
+
+  static void call(F fn, std::tuple<S...>& slots) { std::invoke(fn, pass<forms[I]>(std::get<I>(slots))...); }
+
+ private:
+  template <int Form, class Slot>
+  static decltype(auto) pass(Slot& slot) {
+    if constexpr (!SlotTraits<Slot>::handle) {
+      return std::move(slot);
+    } else if constexpr (Form == 2) {
+      return std::move(*slot.object);
+    } else {
+      return (*slot.object);
+    }
+  }
+};
 
 template <class F>
 std::uintptr_t function_word(F fn) noexcept {
@@ -92,10 +208,20 @@ F callable_from_word(std::uintptr_t word) noexcept {
 /// What a child runs: decodes the arguments from `args` and calls the target.
 using ProcessEntry = void (*)(std::uintptr_t fn, Payload& args);
 
-template <class F, class Tuple>
+/// How long the decoded arguments live: until the target returns, or (a Pool's initializer)
+/// until the process ends, so that the initializer may keep pointers to the handles.
+enum class ArgsLifetime { call, process };
+
+template <class F, class Tuple, ArgsLifetime Lifetime>
 void process_entry(std::uintptr_t fn, Payload& args) {
-  Tuple values = deserialize<Tuple>(args);
-  std::apply(callable_from_word<F>(fn), std::move(values));
+  if constexpr (Lifetime == ArgsLifetime::call) {
+    Tuple values = deserialize<Tuple>(args);
+    CallForms<F, Tuple>::call(callable_from_word<F>(fn), values);
+  } else {
+    // Never freed: the process ends with _exit, and what the initializer kept must stay valid.
+    auto* values = new Tuple(deserialize<Tuple>(args));
+    CallForms<F, Tuple>::call(callable_from_word<F>(fn), *values);
+  }
 }
 
 /// The target of a Process, ready to cross the boundary.
@@ -105,18 +231,37 @@ struct ProcessTarget {
   Payload args;
 };
 
-template <class F, class... Args>
+template <class>
+inline constexpr bool dependent_false_v = false;
+
+template <ArgsLifetime Lifetime = ArgsLifetime::call, class F, class... Args>
 ProcessTarget make_target(F fn, Args&&... args) {
-  static_assert(PlainCallable<F>,
-                "concur::multiprocessing: the target must be a plain function or a capture-less lambda. "
-                "A lambda with captures, a std::function or a functor with data refers to the parent's "
-                "memory, which a child process does not share: pass what it needs as arguments instead.");
-  using Tuple = std::tuple<wire_type_t<Args>...>;
-  static_assert(std::is_invocable_v<F, wire_type_t<Args>...>,
-                "concur::multiprocessing: the target cannot be called with these arguments.");
-  // Encoded from references (a Connection argument stays the caller's), decoded as Tuple.
-  const std::tuple<arg_ref_t<Args>...> refs(args...);
-  return ProcessTarget{&process_entry<F, Tuple>, function_word(fn), serialize_as<Tuple>(refs)};
+  using Tuple = std::tuple<slot_t<Args>...>;
+  if constexpr (!PlainCallable<F>) {
+    static_assert(dependent_false_v<F>,
+                  "concur::multiprocessing: the target must be a plain function or a capture-less lambda. "
+                  "A lambda with captures, a std::function or a functor with data refers to the parent's "
+                  "memory, which a child process does not share: pass what it needs as arguments instead.");
+    return {};
+  } else if constexpr (!CallForms<F, Tuple>::invocable) {
+    static_assert(dependent_false_v<F>,
+                  "concur::multiprocessing: the target cannot be called with these arguments. The child "
+                  "passes values as rvalues and IPC objects (Queue, Lock, Event, Value, Array, Connection, "
+                  "...) as its own handle of the same object: take an IPC object by reference, "
+                  "e.g. `void worker(mp::Queue<int>& q)` (see concur/multiprocessing/reduction.hpp).");
+    return {};
+  } else {
+    // Encoded from references (a handle by reduce()), decoded as Tuple. A movable handle passed
+    // as an rvalue is taken over here: the caller's object is left closed at once, and the
+    // duplicate in the payload is closed when the Process is started (or destroyed).
+    const std::tuple<HeldArg<Args>...> held(HeldArg<Args>(std::forward<Args>(args))...);
+    return std::apply(
+        [&](const HeldArg<Args>&... h) {
+          const std::tuple<encoder_t<Args>...> refs(encoder_of<Args>(h)...);
+          return ProcessTarget{&process_entry<F, Tuple, Lifetime>, function_word(fn), serialize_as<Tuple>(refs)};
+        },
+        held);
+  }
 }
 
 struct ProcessData;

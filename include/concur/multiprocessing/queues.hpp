@@ -5,8 +5,8 @@
 // Connection pair (connection.hpp: a Unix socket, whole messages, serialize.hpp's encoding)
 // plus process-shared locks (synchronize.hpp): a reader lock so that one getter at a time
 // reads a message, a writer lock so that messages of several processes never interleave, a
-// BoundedSemaphore for `maxsize`, and shared counters. Make the queue, then fork the processes
-// that use it (directly, or with a `fork` Process): every process of the family puts and gets.
+// BoundedSemaphore for `maxsize`, and shared counters. Make the queue, then hand it to the
+// processes that use it (see "Sharing" below): every one of them puts and gets.
 //
 // Queue / JoinableQueue: put() encodes the item at once (so a type error or an encoding failure
 // is the caller's exception) and hands it to this process's feeder thread, which writes it to
@@ -37,9 +37,12 @@
 // message leaves a torn message in the socket; the reader's decoding then fails with
 // SerializationError (Python's queue is corrupted the same way).
 //
-// Sharing is by fork: the socket and the shared memory are inherited. A queue made before a
-// `forkserver` Process started cannot reach it (the fork server was forked earlier); pass a
-// Connection to such a process instead (connection.hpp sends descriptors).
+// Sharing: pass the queue to the Process (or to a Pool's initializer) as an argument the target
+// takes by reference — `void worker(mp::Queue<int>& q)`, `mp::Process p(worker, q)` — under
+// either start method: the child gets a handle of the same socket, locks and counters
+// (reduction.hpp). Under "fork", a child may also simply inherit the queue (a global). The
+// child's handle has a feeder of its own, flushed when the handle is destroyed (the target
+// returned) or by flush_queues() before the child ends.
 //
 // Thread safety: every member may be called from any thread of any process of the family,
 // except that the destructor must not race with other calls in the same process.
@@ -78,6 +81,9 @@ class CONCUR_API QueueCore {
   /// ValueError for maxsize < 0 (0 means unbounded). OSError when the socket or the shared
   /// memory cannot be made.
   QueueCore(Kind kind, std::ptrdiff_t maxsize);
+  /// A handle, in a child, of the queue another process reduced; SerializationError when it
+  /// is not of kind `kind`.
+  QueueCore(from_reduction_t, InputArchive& ar, Kind kind);
   ~QueueCore();
   QueueCore(const QueueCore&) = delete;
   QueueCore& operator=(const QueueCore&) = delete;
@@ -92,6 +98,8 @@ class CONCUR_API QueueCore {
   void cancel_join_thread();
   void task_done();
   void join();
+  /// Records a handle of the queue (its sockets, locks and shared counters) for a child.
+  void reduce(OutputArchive& ar) const;
 
  private:
   struct Local;
@@ -122,7 +130,7 @@ class CONCUR_API QueueCore {
 
 }  // namespace detail
 
-/// multiprocessing.Queue: a FIFO of T shared by the processes forked after it was made.
+/// multiprocessing.Queue: a FIFO of T shared by the processes it is handed to (or that inherit it).
 template <class T>
 class Queue {
   static_assert(Serializable<T>, "multiprocessing::Queue<T>: T must be serializable (see serialize.hpp)");
@@ -133,6 +141,10 @@ class Queue {
   explicit Queue(std::ptrdiff_t maxsize = 0) : Queue(detail::QueueCore::Kind::queue, maxsize) {}
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
+  /// A handle, in a child, of the queue another process reduced (reduction.hpp).
+  Queue(from_reduction_t tag, detail::InputArchive& ar) : m_core(tag, ar, detail::QueueCore::Kind::queue) {}
+  /// Records a handle of this queue for a child process (reduction.hpp).
+  void reduce(detail::OutputArchive& ar) const { m_core.reduce(ar); }
 
   /// Puts `item`, waiting for room when the queue is bounded and full. Throws queue::Full
   /// (no room in time, or at once with {.block = false}), ValueError (closed, negative
@@ -161,6 +173,8 @@ class Queue {
  protected:
   /// For JoinableQueue: a queue of the given kind.
   Queue(detail::QueueCore::Kind kind, std::ptrdiff_t maxsize) : m_core(kind, maxsize) {}
+  /// For JoinableQueue: a handle of a reduced queue of the given kind.
+  Queue(from_reduction_t tag, detail::InputArchive& ar, detail::QueueCore::Kind kind) : m_core(tag, ar, kind) {}
   /// The pipe, the feeder thread and the counters shared by every process.
   detail::QueueCore m_core;
 };
@@ -172,6 +186,8 @@ class JoinableQueue : public Queue<T> {
  public:
   /// As Queue(maxsize).
   explicit JoinableQueue(std::ptrdiff_t maxsize = 0) : Queue<T>(detail::QueueCore::Kind::joinable, maxsize) {}
+  /// A handle, in a child, of the queue another process reduced (reduction.hpp).
+  JoinableQueue(from_reduction_t tag, detail::InputArchive& ar) : Queue<T>(tag, ar, detail::QueueCore::Kind::joinable) {}
   /// Marks one item got from the queue as processed. ValueError when called more times than
   /// items were put.
   void task_done() { this->m_core.task_done(); }
@@ -189,6 +205,10 @@ class SimpleQueue {
   SimpleQueue() : m_core(detail::QueueCore::Kind::simple, 0) {}
   SimpleQueue(const SimpleQueue&) = delete;
   SimpleQueue& operator=(const SimpleQueue&) = delete;
+  /// A handle, in a child, of the queue another process reduced (reduction.hpp).
+  SimpleQueue(from_reduction_t tag, detail::InputArchive& ar) : m_core(tag, ar, detail::QueueCore::Kind::simple) {}
+  /// Records a handle of this queue for a child process (reduction.hpp).
+  void reduce(detail::OutputArchive& ar) const { m_core.reduce(ar); }
 
   /// Writes `item`; blocks while the socket is full. ValueError after close().
   void put(const T& item) { m_core.put(serialize(item), {}); }

@@ -22,9 +22,11 @@
 // not destroy it when it ends).
 //
 // Value<T> and Array<T> mirror multiprocessing.Value / Array (and RawValue / RawArray with
-// `.lock = false`): a trivially copyable T (or T[n]) in anonymous shared memory inherited by
-// processes forked after construction, with a process-shared RLock guarding each access unless
-// lock=false. As in Python, `v.set_value(v.value() + 1)` is two locked steps, not one: hold
+// `.lock = false`): a trivially copyable T (or T[n]) in anonymous shared memory, with a
+// process-shared RLock guarding each access unless lock=false. A child process reaches it when
+// it is passed to the Process (or a Pool's initializer) as an argument the target takes by
+// reference, under both start methods (reduction.hpp), or under "fork" by inheritance.
+// SharedMemory passed that way is attached by name in the child, as Python pickles it. As in Python, `v.set_value(v.value() + 1)` is two locked steps, not one: hold
 // get_lock() around a read-modify-write. The memory has no name and cannot leak.
 //
 // Differences from Python: size 0 when attaching is ignored and size() is the segment's real
@@ -39,6 +41,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <initializer_list>
 #include <mutex>
@@ -53,6 +56,7 @@
 #include "concur/errors.hpp"
 #include "concur/export.hpp"
 #include "concur/multiprocessing/detail/shared_region.hpp"
+#include "concur/multiprocessing/reduction.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 
 namespace concur::multiprocessing {
@@ -90,6 +94,10 @@ class CONCUR_API SharedMemory {
   SharedMemory& operator=(const SharedMemory&) = delete;
   /// close()s; never unlinks (as in Python).
   ~SharedMemory();
+  /// Attaches, in a child, to the block another process reduced (by its name, as Python).
+  SharedMemory(from_reduction_t, detail::InputArchive& ar);
+  /// Records the block's name for a child process (reduction.hpp). ValueError once closed.
+  void reduce(detail::OutputArchive& ar) const;
 
   /// The name, without the leading '/' (as Python reports it on POSIX).
   [[nodiscard]] const std::string& name() const noexcept { return m_name; }
@@ -140,6 +148,21 @@ class Value {
   }
   Value(const Value&) = delete;
   Value& operator=(const Value&) = delete;
+  /// A handle, in a child, of the value another process reduced (reduction.hpp).
+  template <class Archive>
+  Value(from_reduction_t tag, Archive& ar) : m_region(tag, ar, sizeof(T)) {
+    bool locked = false;
+    ar(locked);
+    if (locked) m_lock.emplace(tag, ar);
+  }
+  /// Records a handle of this value (its memory and its lock) for a child (reduction.hpp).
+  template <class Archive>
+  void reduce(Archive& ar) const {
+    m_region.reduce(ar);
+    const bool locked = m_lock.has_value();
+    ar(locked);
+    if (locked) m_lock->reduce(ar);
+  }
 
   /// The value (read under the lock, if any).
   [[nodiscard]] T value() const {
@@ -185,6 +208,19 @@ class Array {
       : Array(values.size(), options, values.begin()) {}
   Array(const Array&) = delete;
   Array& operator=(const Array&) = delete;
+  /// A handle, in a child, of the array another process reduced (reduction.hpp).
+  template <class Archive>
+  Array(from_reduction_t tag, Archive& ar) : Array(tag, ar, read_size(ar)) {}
+  /// Records a handle of this array (its memory and its lock) for a child (reduction.hpp).
+  template <class Archive>
+  void reduce(Archive& ar) const {
+    const std::uint64_t size = m_size;
+    ar(size);
+    m_region.reduce(ar);
+    const bool locked = m_lock.has_value();
+    ar(locked);
+    if (locked) m_lock->reduce(ar);
+  }
 
   /// The number of elements (Python's len()).
   [[nodiscard]] std::size_t size() const noexcept { return m_size; }
@@ -219,6 +255,19 @@ class Array {
     T* elements = data();
     for (std::size_t i = 0; i < size; ++i) new (elements + i) T(values != nullptr ? values[i] : T{});
     if (options.lock) m_lock.emplace();
+  }
+  template <class Archive>
+  Array(from_reduction_t tag, Archive& ar, std::size_t size) : m_region(tag, ar, bytes_for(size)), m_size(size) {
+    bool locked = false;
+    ar(locked);
+    if (locked) m_lock.emplace(tag, ar);
+  }
+  template <class Archive>
+  static std::size_t read_size(Archive& ar) {
+    std::uint64_t size = 0;
+    ar(size);
+    if (size > static_cast<std::size_t>(-1)) throw ValueError("Array size too large");
+    return static_cast<std::size_t>(size);
   }
   static std::size_t bytes_for(std::size_t size) {
     if (size > static_cast<std::size_t>(-1) / sizeof(T)) throw ValueError("Array size too large");

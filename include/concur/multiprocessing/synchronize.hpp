@@ -7,14 +7,14 @@
 // concur::threading: a program moves from threads to processes by changing a namespace.
 //
 // Sharing model. Each object keeps its state in anonymous shared memory (detail::SharedRegion)
-// made when it is constructed. Processes forked afterwards — fork() directly or a `fork`
-// Process — share it: create the primitive first, then start the processes that use it, as in
-// Python under the fork start method (a `forkserver` child was forked from the fork server,
-// before these objects existed, and cannot see them). The C++ object itself is a per-process
-// handle; a child's copy (inherited by fork) works on the same shared state. Destroying the
-// handle in one process never disturbs the others; the kernel frees the memory when the last
-// process that maps it is gone. Objects are neither copyable nor movable (a Condition refers
-// to its lock).
+// made when it is constructed. The C++ object itself is a per-process handle of that state.
+// A child gets a handle of its own in either of two ways: pass the object to the Process (or
+// to a Pool's initializer) as an argument the target takes by reference — `void worker(mp::Lock&
+// lock)`, `mp::Process p(worker, lock)` — which works under both start methods (reduction.hpp:
+// the memory's descriptor is handed to the child); or, under "fork" only, let the child inherit
+// it (a global, or an object the forking code can reach). Destroying a handle in one process
+// never disturbs the others; the kernel frees the memory when the last process that maps it is
+// gone. Objects are neither copyable nor movable (a Condition refers to its lock).
 //
 // Built on pthread process-shared *robust* mutexes and shared futexes (see
 // src/multiprocessing/sync_shared.hpp for why not pthread_cond_t). Memory ordering: everything
@@ -37,6 +37,9 @@
 //   - Timed acquisitions of Lock/RLock measure the deadline on the monotonic clock, except under
 //     ThreadSanitizer (which does not intercept pthread_mutex_clocklock) where it is turned
 //     into a wall-clock deadline at the call.
+//   - A Barrier with an action cannot be passed to a Process: the action is a std::function of
+//     this process (Python pickles it by name). ValueError when the Process is made; pass a
+//     Barrier without action, or let a "fork" child inherit it.
 //   - A process that dies inside Condition.wait may cause one spurious wakeup of a later waiter
 //     (its notification slot is never taken); wait_for() re-checks its predicate regardless.
 //     A process that dies while *waiting* in Barrier.wait (not in the action) still counts as
@@ -53,6 +56,7 @@
 #include "concur/errors.hpp"
 #include "concur/export.hpp"
 #include "concur/multiprocessing/detail/shared_region.hpp"
+#include "concur/multiprocessing/reduction.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::multiprocessing {
@@ -70,6 +74,8 @@ class CONCUR_API Lock {
  public:
   /// Creates an unlocked lock in fresh shared memory. Throws OSError when that fails.
   Lock();
+  /// A handle, in a child, of the lock another process reduced (reduction.hpp).
+  Lock(from_reduction_t, detail::InputArchive& ar);
   ~Lock();
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
@@ -91,6 +97,9 @@ class CONCUR_API Lock {
   bool try_lock() { return acquire(false); }
   ///@}
 
+  /// Records a handle of this object for a child process (reduction.hpp).
+  void reduce(detail::OutputArchive& ar) const;
+
  private:
   friend class Condition;
   detail::LockState* state() const noexcept;
@@ -102,6 +111,8 @@ class CONCUR_API RLock {
  public:
   /// Creates an unlocked lock in fresh shared memory. Throws OSError when that fails.
   RLock();
+  /// A handle, in a child, of the lock another process reduced (reduction.hpp).
+  RLock(from_reduction_t, detail::InputArchive& ar);
   ~RLock();
   RLock(const RLock&) = delete;
   RLock& operator=(const RLock&) = delete;
@@ -124,6 +135,9 @@ class CONCUR_API RLock {
   bool try_lock() { return acquire(false); }
   ///@}
 
+  /// Records a handle of this object for a child process (reduction.hpp).
+  void reduce(detail::OutputArchive& ar) const;
+
  private:
   friend class Condition;
   detail::LockState* state() const noexcept;
@@ -135,6 +149,8 @@ class CONCUR_API Semaphore {
  public:
   /// ValueError when `value` < 0. Throws OSError when the shared memory cannot be made.
   explicit Semaphore(std::ptrdiff_t value = 1);
+  /// A handle, in a child, of the semaphore another process reduced (reduction.hpp).
+  Semaphore(from_reduction_t, detail::InputArchive& ar);
   ~Semaphore();
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
@@ -156,6 +172,9 @@ class CONCUR_API Semaphore {
   bool try_lock() { return acquire(false); }
   ///@}
 
+  /// Records a handle of this object for a child process (reduction.hpp).
+  void reduce(detail::OutputArchive& ar) const;
+
  protected:
   /// For BoundedSemaphore: `bounded` makes release() above the initial value a ValueError.
   Semaphore(std::ptrdiff_t value, bool bounded);
@@ -170,6 +189,8 @@ class BoundedSemaphore : public Semaphore {
  public:
   /// ValueError when `value` < 0.
   explicit BoundedSemaphore(std::ptrdiff_t value = 1) : Semaphore(value, true) {}
+  /// A handle, in a child, of the semaphore another process reduced (reduction.hpp).
+  BoundedSemaphore(from_reduction_t tag, detail::InputArchive& ar) : Semaphore(tag, ar) {}
 };
 
 /// multiprocessing.Event: a flag shared between processes, with waiting until it is set.
@@ -177,6 +198,8 @@ class CONCUR_API Event {
  public:
   /// A cleared event. Throws OSError when the shared memory cannot be made.
   Event();
+  /// A handle, in a child, of the event another process reduced (reduction.hpp).
+  Event(from_reduction_t, detail::InputArchive& ar);
   ~Event();
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
@@ -189,6 +212,9 @@ class CONCUR_API Event {
   [[nodiscard]] bool is_set() const;
   /// Waits until the flag is set or the timeout expires; returns the flag (false on timeout).
   bool wait(std::optional<Timeout> timeout = std::nullopt);
+
+  /// Records a handle of this object for a child process (reduction.hpp).
+  void reduce(detail::OutputArchive& ar) const;
 
  private:
   detail::EventState* state() const noexcept;
@@ -205,6 +231,9 @@ class CONCUR_API Condition {
   explicit Condition(Lock& lock);
   /// A condition over `lock`, which must outlive it.
   explicit Condition(RLock& lock);
+  /// A handle, in a child, of the condition another process reduced, with a handle of its lock
+  /// of its own (reduction.hpp).
+  Condition(from_reduction_t, detail::InputArchive& ar);
   ~Condition();
   Condition(const Condition&) = delete;
   Condition& operator=(const Condition&) = delete;
@@ -235,10 +264,14 @@ class CONCUR_API Condition {
   /// Wakes every waiting thread. RuntimeError when the calling thread does not hold the lock.
   void notify_all();
 
+  /// Records a handle of this object for a child process (reduction.hpp).
+  void reduce(detail::OutputArchive& ar) const;
+
  private:
   detail::LockState* lock_state() const noexcept;
   bool holds_lock() const;
-  std::optional<RLock> m_own_lock;  // engaged for Condition()
+  std::optional<RLock> m_own_lock;  // engaged for Condition(), and rebuilt over an RLock
+  std::optional<Lock> m_own_plain_lock;  // engaged when rebuilt over a Lock
   Lock* m_lock = nullptr;           // exactly one of m_lock and m_rlock is non-null
   RLock* m_rlock = nullptr;
   detail::SharedRegion m_region;    // holds one detail::ConditionState
@@ -258,6 +291,9 @@ class CONCUR_API Barrier {
  public:
   /// ValueError when parties < 1.
   explicit Barrier(std::ptrdiff_t parties, BarrierOptions options = {});
+  /// A handle, in a child, of the barrier another process reduced (reduction.hpp); it has the
+  /// default timeout of the original and no action.
+  Barrier(from_reduction_t, detail::InputArchive& ar);
   ~Barrier();
   Barrier(const Barrier&) = delete;
   Barrier& operator=(const Barrier&) = delete;
@@ -277,6 +313,10 @@ class CONCUR_API Barrier {
   [[nodiscard]] std::ptrdiff_t n_waiting() const;
   /// Whether the barrier is broken.
   [[nodiscard]] bool broken() const;
+
+  /// Records a handle of this barrier for a child process (reduction.hpp). ValueError when it
+  /// has an action (a std::function of this process cannot reach another).
+  void reduce(detail::OutputArchive& ar) const;
 
  private:
   detail::BarrierState* state() const noexcept;

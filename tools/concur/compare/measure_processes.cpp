@@ -63,23 +63,20 @@ void cpu_child(mp::Connection conn, std::uint64_t seed, std::uint64_t iterations
   conn.send(cpu_work(seed, iterations));
 }
 
-/// What the counter children share. It is made in shared memory before they are forked, and
-/// they reach it through this pointer, which fork copies (the objects cannot be serialized: a
-/// Lock is a place in shared memory, not a value).
+/// What the counter children share: each child gets its own handles of these objects, passed
+/// as arguments (as Python's counter_child(counter, ready, go, n)).
 struct CounterShared {
   mp::Value<std::int64_t> counter{0};
   mp::Semaphore ready{0};
   mp::Event go;
 };
-CounterShared* g_counter_shared = nullptr;
 
-void counter_child(std::int64_t increments) {
-  CounterShared& s = *g_counter_shared;
-  s.ready.release();
-  if (!s.go.wait(kPatience)) return;
+void counter_child(mp::Value<std::int64_t>& counter, mp::Semaphore& ready, mp::Event& go, std::int64_t increments) {
+  ready.release();
+  if (!go.wait(kPatience)) return;
   for (std::int64_t k = 0; k < increments; ++k) {
-    std::scoped_lock hold(s.counter.get_lock());
-    ++s.counter.get_obj();
+    std::scoped_lock hold(counter.get_lock());
+    ++counter.get_obj();
   }
 }
 
@@ -231,12 +228,11 @@ double process_counter(const Context& c, std::size_t units) {
   const std::int64_t per_unit = c.settings.quick ? 20000 : 100000;
   return median_of(c.settings.repetitions, c.stop, [&] {
     auto shared = std::make_unique<CounterShared>();
-    g_counter_shared = shared.get();
     std::vector<mp::Process> procs;
     {
       JoinAll join(procs);
       for (std::size_t i = 0; i < units; ++i) {
-        procs.emplace_back(kFork, counter_child, per_unit);
+        procs.emplace_back(kFork, counter_child, shared->counter, shared->ready, shared->go, per_unit);
         procs.back().start();
       }
       for (std::size_t i = 0; i < units; ++i) {
@@ -251,7 +247,6 @@ double process_counter(const Context& c, std::size_t units) {
       const double took = now() - start;
       const std::int64_t expected = per_unit * static_cast<std::int64_t>(units);
       if (shared->counter.value() != expected) throw std::runtime_error("the shared counter lost increments");
-      g_counter_shared = nullptr;
       return took / static_cast<double>(expected);
     }
   });
