@@ -112,13 +112,14 @@ int main(int argc, char** argv) {
   int timeout_ms = 1000;
   for (int i = 1; i < argc; i += 2) {  // option, value
     const std::string_view arg = argv[i];
-    std::optional<int> value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 100000) : std::nullopt;
-    if (arg == "--files" && value) {
-      files = *value;
-    } else if (arg == "--limit" && value) {
-      limit = *value;
-    } else if (arg == "--timeout-ms" && value) {
-      timeout_ms = *value;
+    // The option's value, or 0 when it is missing or not a number from 1 to 100000.
+    const int value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 100000).value_or(0) : 0;
+    if (arg == "--files" && value > 0) {
+      files = value;
+    } else if (arg == "--limit" && value > 0) {
+      limit = value;
+    } else if (arg == "--timeout-ms" && value > 0) {
+      timeout_ms = value;
     } else {
       fmt::print(stderr, "usage: cookbook_asyncio_downloader [--files N] [--limit N] [--timeout-ms MS]\n");
       return 2;

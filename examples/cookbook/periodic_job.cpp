@@ -104,11 +104,12 @@ int main(int argc, char** argv) {
   int runs = 5;
   for (int i = 1; i < argc; i += 2) {  // option, value
     const std::string_view arg = argv[i];
-    std::optional<int> value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 100000) : std::nullopt;
-    if (arg == "--interval-ms" && value) {
-      interval_ms = *value;
-    } else if (arg == "--runs" && value) {
-      runs = *value;
+    // The option's value, or 0 when it is missing or not a number from 1 to 100000.
+    const int value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 100000).value_or(0) : 0;
+    if (arg == "--interval-ms" && value > 0) {
+      interval_ms = value;
+    } else if (arg == "--runs" && value > 0) {
+      runs = value;
     } else {
       fmt::print(stderr, "usage: cookbook_periodic_job [--interval-ms MS] [--runs N]\n");
       return 2;

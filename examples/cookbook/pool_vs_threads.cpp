@@ -68,11 +68,12 @@ int main(int argc, char** argv) {
   int size = 128;
   for (int i = 1; i < argc; i += 2) {  // option, value
     const std::string_view arg = argv[i];
-    std::optional<int> value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 1'000'000) : std::nullopt;
-    if (arg == "--images" && value) {
-      images = *value;
-    } else if (arg == "--size" && value && *value >= 3 && *value <= 4096) {
-      size = *value;
+    // The option's value, or 0 when it is missing or not a number from 1 to 1'000'000.
+    const int value = i + 1 < argc ? examples::parse_integer<int>(argv[i + 1], 1, 1'000'000).value_or(0) : 0;
+    if (arg == "--images" && value > 0) {
+      images = value;
+    } else if (arg == "--size" && value >= 3 && value <= 4096) {
+      size = value;
     } else {
       fmt::print(stderr, "usage: cookbook_pool_vs_threads [--images N] [--size PIXELS (3 to 4096)]\n");
       return 2;
