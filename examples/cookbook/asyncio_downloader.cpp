@@ -109,7 +109,7 @@ Task<int> main_task(int files, int limit, std::chrono::milliseconds timeout) {
 int main(int argc, char** argv) {
   int files = 20;
   int limit = 5;
-  int timeout_ms = 1000;
+  int timeout_ms = 3000;
   for (int i = 1; i < argc; i += 2) {  // option, value
     const std::string_view arg = argv[i];
     // The option's value, or 0 when it is missing or not a number from 1 to 100000.
