@@ -16,8 +16,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <numeric>
-#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -398,7 +396,7 @@ TEST_P(IpcArgumentsTest, PoolInitializerArgumentsAreHandlesKeptForTheWorkersLife
   int sum = 0;
   {
     mp::Pool pool = ctx().Pool({.processes = 2, .initializer = {keep_handles, squares, tasks_run}});
-    got = pool.map(square_and_report, std::views::iota(0, 10), 1);
+    got = pool.map(square_and_report, std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 1);
     for (int i = 0; i < 10; ++i) sum += squares.get({.timeout = bound});
     pool.close();
     pool.join();
