@@ -125,9 +125,9 @@ Task<int> main_task() {
 
 int main() {
   try {
-    // The fork server first: before any thread and before the first event loop (libuv's fork
-    // handler would otherwise close, in every child the server forks, descriptors that belong
-    // to the pool). It is then a copy of a single-threaded program that has no loop.
+    // The fork server first, before any thread exists (the loop's default executor starts
+    // threads): it is then a copy of a single-threaded program, and every worker is forked
+    // from it.
     concur::multiprocessing::forkserver::ensure_running();
     return asyncio::run(main_task());
   } catch (const std::exception& e) {
