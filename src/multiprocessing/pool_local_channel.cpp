@@ -6,6 +6,7 @@
 
 #include "pool_worker.hpp"
 #include "process_impl.hpp"
+#include "reply_ring.hpp"
 #include "wire.hpp"
 
 #include <fmt/core.h>
@@ -40,7 +41,11 @@ std::string describe_ending(int pid, std::optional<int> code) {
 class LocalChannel final : public WorkerChannel {
  public:
   LocalChannel(Process process, UniqueFd socket, WorkerPage* page, bool has_initializer)
-      : m_process(std::move(process)), m_socket(std::move(socket)), m_page(page), m_has_initializer(has_initializer) {}
+      : m_process(std::move(process)),
+        m_socket(std::move(socket)),
+        m_page(page),
+        m_ring(&page->replies),
+        m_has_initializer(has_initializer) {}
   ~LocalChannel() override {
     if (m_page != nullptr) ::munmap(m_page, sizeof(WorkerPage));
     if (m_socket) unregister_parent_only_fd(m_socket.get());
@@ -55,56 +60,33 @@ class LocalChannel final : public WorkerChannel {
     h.flags = frame_object;
     h.tag = id;
     h.blob_size = task.chunk.blob ? task.chunk.blob_size : 0;
-    std::string bytes(16 + task.chunk.bytes.size(), '\0');
     const std::uint64_t words[2] = {reinterpret_cast<std::uint64_t>(task.entry), task.fn};
-    std::memcpy(bytes.data(), words, sizeof words);
-    std::memcpy(bytes.data() + 16, task.chunk.bytes.data(), task.chunk.bytes.size());
     UniqueFd blob;
     if (task.chunk.blob) {  // a duplicate: the task keeps its own in case it must be re-sent
       const int copy = ::fcntl(task.chunk.blob.get(), F_DUPFD_CLOEXEC, 3);
       if (copy < 0) throw_os_error(errno, "dup");
       blob.reset(copy);
     }
-    m_writer.append(h, bytes, std::move(blob));
+    m_writer.append(h, std::string_view(reinterpret_cast<const char*>(words), sizeof words), task.chunk.bytes, std::move(blob));
   }
 
   void flush() override { m_writer.flush(m_socket.get(), false); }
 
   [[nodiscard]] std::size_t backlog() const override { return m_writer.pending(); }
 
-  bool arm() override { return false; }  // every reply comes on the socket
+  bool arm() override { return m_ring.arm(); }
 
   bool receive(std::vector<WorkerReply>& replies, bool readable) override {
-    if (!readable) return true;
-    // Reads until the socket is drained; returns when EOF or nothing more is there.
-    for (;;) {
-      bool open;
-      try {
-        open = m_reader.read_some(m_socket.get());
-      } catch (const std::exception&) {
-        open = false;
-      }
-      for (;;) {
-        std::optional<Frame> f;
-        try {
-          f = m_reader.next();
-        } catch (const std::exception&) {
-          break;  // a corrupt frame: the worker is treated as dead once its sentinel fires
-        }
-        if (!f) break;
-        if (f->bytes.size() < 8) continue;  // not a reply: ignore
-        WorkerReply& r = replies.emplace_back();
-        r.id = f->header.tag;
-        r.failed = (f->header.flags & frame_error) != 0;
-        std::memcpy(&r.run_ns, f->bytes.data(), sizeof r.run_ns);
-        r.payload.bytes = f->bytes.substr(8);
-        r.payload.blob = std::move(f->blob);
-        r.payload.blob_size = f->header.blob_size;
-      }
-      if (!open) return false;
-      pollfd p{m_socket.get(), POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0) return true;
-    }
+    // The socket first: a ring for the replies in the ring comes on it.
+    const bool open = !readable || read_socket(replies);
+    m_ring.drain([&](const ReplyRecord& h, std::string_view payload) {
+      WorkerReply& r = replies.emplace_back();
+      r.id = h.tag;
+      r.failed = (h.flags & reply_failed) != 0;
+      r.run_ns = h.run_ns;
+      r.payload.bytes.assign(payload);
+    });
+    return open;
   }
 
   [[nodiscard]] int descriptor() const override { return m_socket ? m_socket.get() : -1; }
@@ -136,9 +118,44 @@ class LocalChannel final : public WorkerChannel {
   void join() override { m_process.join(); }
 
  private:
+  // The replies that came on the socket (too large for the ring, or with a shared-memory
+  // block); frames without a body (rings) are skipped. Reads until the socket is drained;
+  // returns false at EOF.
+  bool read_socket(std::vector<WorkerReply>& replies) {
+    for (;;) {
+      bool open;
+      try {
+        open = m_reader.read_some(m_socket.get());
+      } catch (const std::exception&) {
+        open = false;
+      }
+      for (;;) {
+        std::optional<Frame> f;
+        try {
+          f = m_reader.next();
+        } catch (const std::exception&) {
+          break;  // a corrupt frame: the worker is treated as dead once its sentinel fires
+        }
+        if (!f) break;
+        if (f->bytes.size() < 8) continue;  // not a reply: ignore
+        WorkerReply& r = replies.emplace_back();
+        r.id = f->header.tag;
+        r.failed = (f->header.flags & frame_error) != 0;
+        std::memcpy(&r.run_ns, f->bytes.data(), sizeof r.run_ns);
+        r.payload.bytes = f->bytes.substr(8);
+        r.payload.blob = std::move(f->blob);
+        r.payload.blob_size = f->header.blob_size;
+      }
+      if (!open) return false;
+      pollfd p{m_socket.get(), POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) return true;
+    }
+  }
+
   Process m_process;
   UniqueFd m_socket;  // parent end, non-blocking; empty once closed
   WorkerPage* m_page = nullptr;
+  ReplyRingReader m_ring;
   const bool m_has_initializer;
   FrameReader m_reader;
   FrameWriter m_writer;

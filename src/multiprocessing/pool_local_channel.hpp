@@ -3,10 +3,11 @@
 // started by the fork server) reached through a Unix socket and a shared page.
 //
 // Tasks go out as frames (wire.hpp) on the socket, each with the task's id as its tag;
-// replies come back the same way. The worker records in the shared page (WorkerPage,
-// pool_worker.hpp) the id of the task it is running, so that once it died the manager knows
-// which one to fail. A task's large blocks travel in a shared-memory segment whose descriptor
-// rides with the frame.
+// replies come back in the shared page's ring (reply_ring.hpp: no system call per reply), or
+// as frames on the socket when they are large or carry a shared-memory block. The worker
+// records in the shared page (WorkerPage, pool_worker.hpp) the id of the task it is running,
+// so that once it died the manager knows which one to fail. A task's large blocks travel in a
+// shared-memory segment whose descriptor rides with the frame.
 #pragma once
 
 #include <concur/multiprocessing/detail/pool_channel.hpp>

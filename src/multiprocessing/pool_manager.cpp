@@ -131,14 +131,13 @@ std::string PoolCore::describe(const InFlight& t) {
   return fmt::format("{} items {} to {}", t.task.job, t.task.first_item, t.task.first_item + t.task.items - 1);
 }
 
-void PoolCore::dispatch(PoolWorker& w, std::deque<PoolTask>& taken) {
-  while (!taken.empty()) {
-    InFlight f{++m_next_task, std::move(taken.front())};
-    taken.pop_front();
+void PoolCore::dispatch(PoolWorker& w, std::vector<PoolTask>& taken) {
+  for (PoolTask& t : taken) {
+    InFlight& f = w.in_flight.emplace_back(InFlight{++m_next_task, std::move(t)});
     w.channel->send(f.id, f.task);
     ++w.dispatched;
-    w.in_flight.push_back(std::move(f));
   }
+  taken.clear();
 }
 
 void PoolCore::on_reply(PoolWorker& w, WorkerReply& r) {
@@ -237,9 +236,11 @@ void PoolCore::on_ended(PoolWorker& w) {
 
 void PoolCore::manager() {
   std::vector<pollfd> fds;
+  // Reused from one round to the next: the loop allocates nothing once it runs.
+  std::vector<std::vector<PoolTask>> taken(m_workers.size());
+  std::vector<std::size_t> room(m_workers.size(), 0);
   for (;;) {
     State state;
-    std::vector<std::deque<PoolTask>> taken(m_workers.size());
     bool queue_empty;
     {
       std::scoped_lock lock(m_mutex);
@@ -248,7 +249,7 @@ void PoolCore::manager() {
         // Deal the queue out one task per worker in turn (so that a short queue is spread
         // over every worker), up to each worker's limit.
         const std::size_t limit = in_flight_limit();
-        std::vector<std::size_t> room(m_workers.size(), 0);
+        std::fill(room.begin(), room.end(), 0);
         for (std::size_t i = 0; i < m_workers.size(); ++i) {
           const PoolWorker& w = m_workers[i];
           if (w.ended || w.channel->closed() || w.channel->backlog() > (8U << 20)) continue;

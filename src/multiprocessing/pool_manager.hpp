@@ -61,7 +61,7 @@ class PoolCore {
 
   void manager();
   void wake();
-  void dispatch(PoolWorker& w, std::deque<PoolTask>& taken);
+  void dispatch(PoolWorker& w, std::vector<PoolTask>& taken);
   void on_readable(PoolWorker& w, bool readable);
   void on_reply(PoolWorker& w, WorkerReply& r);
   void on_ended(PoolWorker& w);

@@ -72,16 +72,15 @@ void pool_worker_main(FdArg channel, FdArg page_fd, std::uint64_t init_entry, st
     std::uint64_t words[2];
     std::memcpy(words, f->bytes.data(), sizeof words);
     Payload chunk;
-    chunk.bytes = f->bytes.substr(16);
+    chunk.bytes = std::move(f->bytes);
+    chunk.bytes.erase(0, 16);  // in place: no allocation per task
     chunk.blob = std::move(f->blob);
     chunk.blob_size = f->header.blob_size;
+    const std::uint64_t tag = f->header.tag;
 
     // Release: if this process dies now, the parent must see which task it held.
-    page->current.store(f->header.tag, std::memory_order_release);
+    page->current.store(tag, std::memory_order_release);
     const auto start = Clock::now();
-    FrameHeader h;
-    h.flags = frame_object;
-    h.tag = f->header.tag;
     TaskOutcome outcome;
     try {
       if (chunk.blob) chunk.blob_view = mappings.view(chunk.blob.get(), chunk.blob_size);
@@ -91,19 +90,29 @@ void pool_worker_main(FdArg channel, FdArg page_fd, std::uint64_t init_entry, st
       outcome.result = serialize(std::make_pair(exception_type_name(e), exception_message(e)));
       outcome.failed = true;
     }
-    if (outcome.failed) h.flags |= frame_error;
+    const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
     Payload& result = outcome.result;
-    const auto end = Clock::now();
-    page->current.store(0, std::memory_order_release);
-    const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
-    std::string bytes(8 + result.bytes.size(), '\0');
-    std::memcpy(bytes.data(), &ns, sizeof ns);
-    std::memcpy(bytes.data() + 8, result.bytes.data(), result.bytes.size());
-    h.blob_size = result.blob ? result.blob_size : 0;
-    writer.append(h, bytes, std::move(result.blob));
     // Each result goes out before the next task starts: a result must never wait for a
-    // long task behind it (imap streams). The parent reads many at once when it is busy.
-    writer.flush(fd, true);
+    // long task behind it (imap streams). Into the shared ring when it fits (no system call;
+    // the parent is rung only when it waits), else on the socket. Then the task is no longer
+    // running: once the reply is out, this worker's death cannot cost the task (the parent
+    // reads the ring before it asks which task was running).
+    const Published published =
+        result.blob ? Published::no_room
+                    : publish_reply(page->replies, tag, outcome.failed ? reply_failed : 0, ns, result.bytes);
+    if (published == Published::no_room) {
+      FrameHeader h;
+      h.flags = frame_object | (outcome.failed ? frame_error : 0U);
+      h.tag = tag;
+      h.blob_size = result.blob ? result.blob_size : 0;
+      writer.append(h, std::string_view(reinterpret_cast<const char*>(&ns), sizeof ns), result.bytes, std::move(result.blob));
+      writer.flush(fd, true);
+    } else if (published == Published::ring) {
+      FrameHeader h;  // a frame with no body: "look at the ring"
+      writer.append(h, std::string_view(), UniqueFd());
+      writer.flush(fd, true);
+    }
+    page->current.store(0, std::memory_order_release);
     if (maxtasks != 0 && ++done >= maxtasks) return;
   }
 }

@@ -233,12 +233,17 @@ std::optional<Frame> FrameReader::next() {
 }
 
 void FrameWriter::append(FrameHeader header, std::string_view bytes, UniqueFd blob) {
-  header.length = bytes.size();
+  append(header, std::string_view(), bytes, std::move(blob));
+}
+
+void FrameWriter::append(FrameHeader header, std::string_view prefix, std::string_view bytes, UniqueFd blob) {
+  header.length = prefix.size() + bytes.size();
   if (blob) {
     header.flags |= frame_has_blob;
     m_fds.push_back({m_buf.size(), std::move(blob)});
   }
   m_buf.append(reinterpret_cast<const char*>(&header), sizeof header);
+  m_buf.append(prefix);
   m_buf.append(bytes);
 }
 

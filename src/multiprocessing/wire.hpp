@@ -79,6 +79,8 @@ class FrameReader {
 class FrameWriter {
  public:
   void append(FrameHeader header, std::string_view bytes, UniqueFd blob);
+  /// The same for a frame whose bytes are `prefix` then `bytes` (no copy joins them first).
+  void append(FrameHeader header, std::string_view prefix, std::string_view bytes, UniqueFd blob);
   /// Writes as much as possible without blocking (or everything, when `blocking`). Returns
   /// true when the buffer is empty. Throws BrokenPipeError / OSError.
   bool flush(int fd, bool blocking);

@@ -14,6 +14,8 @@
 #include "input_range_support.hpp"
 #include "mp_test_environment.hpp"
 
+#include "../../src/multiprocessing/reply_ring.hpp"  // the reply ring: private to the library
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,9 +30,12 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
@@ -39,6 +44,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -105,6 +111,21 @@ int wait_on_fifo_for_last(int x, std::string fifo, int last) {
     [[maybe_unused]] auto n = ::read(fd, &c, 1);
     ::close(fd);
   }
+  return x;
+}
+
+// A string of n bytes, all 'x': replies of every size, from empty to larger than the ring.
+std::string bytes_of(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
+
+// Appends "<x>\n" to the file at `path` (O_APPEND: one write per line), then crashes when
+// x == crash_at: the file tells which items ran and how many times.
+int log_then_crash_at(int x, std::string path, int crash_at) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open the log");
+  const std::string line = std::to_string(x) + "\n";
+  [[maybe_unused]] const auto n = ::write(fd, line.data(), line.size());
+  ::close(fd);
+  if (x == crash_at) ::kill(::getpid(), SIGKILL);
   return x;
 }
 
@@ -390,6 +411,53 @@ TEST_P(PoolTest, LargePayloadsTravelBothWays) {
   auto back = pool.apply(reversed, v);
   std::reverse(back.begin(), back.end());
   EXPECT_EQ(back, v);
+}
+
+// ---- replies: the shared ring, the socket, and a worker's death -----------------------------
+
+TEST_P(PoolTest, RepliesOfEverySizeArriveWhicheverWayTheyTravel) {
+  // Sizes around the ring's limit for one reply and past a shared-memory block's threshold:
+  // small replies go through the ring, large ones on the socket, in one interleaved stream.
+  mp::Pool pool(options());
+  std::vector<int> sizes;
+  for (int i = 0; i < 300; ++i) {
+    const int kinds[] = {0, 1, 7, 100, 8000, 8192, 9000, 20000, 70000};
+    sizes.push_back(kinds[i % 9] + i % 5);
+  }
+  const auto out = pool.map(bytes_of, sizes, 1);
+  ASSERT_EQ(out.size(), sizes.size());
+  for (std::size_t i = 0; i < sizes.size(); ++i) EXPECT_EQ(out[i], bytes_of(sizes[i])) << "item " << i;
+  std::vector<int> got;
+  for (const std::string& v : pool.imap(bytes_of, sizes, 3)) got.push_back(static_cast<int>(v.size()));
+  EXPECT_EQ(got, sizes);
+}
+
+TEST_P(PoolTest, RepliesWrittenBeforeAWorkerDiesAreKeptAndNoTaskRunsTwice) {
+  const std::string path = "/tmp/concur-pool-log-" + std::to_string(::getpid()) + "-" + GetParam();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  mp::Pool pool(options());
+  std::vector<std::tuple<int, std::string, int>> items;
+  for (int i = 0; i < 400; ++i) items.emplace_back(i, path, 250);
+  try {
+    (void)pool.starmap(log_then_crash_at, items, 1);
+    ADD_FAILURE() << "the crashing item succeeded";
+  } catch (const concur::ProcessError& e) {
+    EXPECT_NE(std::string(e.what()).find("while running starmap item 250"), std::string::npos) << e.what();
+  }
+  pool.close();
+  pool.join();  // the map failed at once; its other items ran on
+  // Every item ran exactly once: the replies the dead worker had written were not lost (they
+  // would have been run again elsewhere), and the item it died in was not retried.
+  std::map<int, int> runs;
+  {
+    std::ifstream log(path);
+    for (int x; log >> x;) ++runs[x];
+  }
+  ::unlink(path.c_str());
+  ASSERT_EQ(runs.size(), 400U);
+  for (const auto& [x, n] : runs) EXPECT_EQ(n, 1) << "item " << x << " ran " << n << " times";
 }
 
 // ---- callbacks (callback= / error_callback=) ----------------------------------------------
@@ -1011,6 +1079,100 @@ TEST(PoolChannel, ALauncherPoolRefusesNoLauncherAndNoWorkers) {
   EXPECT_THROW(mp::Pool(nullptr, 2), concur::ValueError);
   EXPECT_THROW(mp::Pool(std::make_unique<ThreadLauncher>(launched), 0), concur::ValueError);
   EXPECT_EQ(launched.load(), 0);
+}
+
+// ---- the reply ring, on its own (white-box: src/multiprocessing/reply_ring.hpp) -------------
+
+namespace {
+
+using mp::detail::Published;
+using mp::detail::ReplyRecord;
+using mp::detail::ReplyRing;
+using mp::detail::ReplyRingReader;
+
+struct Drained {
+  std::uint64_t tag;
+  std::uint32_t flags;
+  std::string payload;
+};
+
+std::vector<Drained> drain_all(ReplyRingReader& reader) {
+  std::vector<Drained> out;
+  reader.drain([&](const ReplyRecord& h, std::string_view payload) { out.push_back({h.tag, h.flags, std::string(payload)}); });
+  return out;
+}
+
+}  // namespace
+
+TEST(PoolReplyRing, RepliesComeOutWholeAndInOrderLapAfterLap) {
+  auto ring = std::make_unique<ReplyRing>();
+  ReplyRingReader reader(ring.get());
+  std::uint64_t next_tag = 1;
+  std::uint64_t expected_tag = 1;
+  std::size_t total = 0;
+  for (int round = 0; round < 200; ++round) {
+    // A few replies of awkward sizes (the end of the ring falls inside some of them).
+    for (int k = 0; k < 7; ++k) {
+      const std::size_t size = static_cast<std::size_t>((round * 131 + k * 977) % 3000);
+      const std::string payload(size, static_cast<char>('a' + (next_tag % 26)));
+      ASSERT_NE(mp::detail::publish_reply(*ring, next_tag, 0, 5, payload), Published::no_room);
+      ++next_tag;
+      total += size;
+    }
+    for (const Drained& d : drain_all(reader)) {
+      EXPECT_EQ(d.tag, expected_tag);
+      EXPECT_EQ(d.payload, std::string(d.payload.size(), static_cast<char>('a' + (expected_tag % 26))));
+      ++expected_tag;
+    }
+  }
+  EXPECT_EQ(expected_tag, next_tag);
+  EXPECT_GT(total, 4 * ReplyRing::capacity);  // it went round several times
+}
+
+TEST(PoolReplyRing, AFullRingRefusesUntilTheReaderMakesRoom) {
+  auto ring = std::make_unique<ReplyRing>();
+  ReplyRingReader reader(ring.get());
+  const std::string payload(1000, 'p');
+  std::uint64_t tag = 0;
+  while (mp::detail::publish_reply(*ring, ++tag, 0, 0, payload) != Published::no_room) {
+    ASSERT_LT(tag, 1000U);
+  }
+  const std::uint64_t published = tag - 1;
+  EXPECT_GE(published * mp::detail::reply_record_span(payload.size()), ReplyRing::capacity - 2 * 1024);
+  EXPECT_EQ(drain_all(reader).size(), published);
+  EXPECT_NE(mp::detail::publish_reply(*ring, tag, 0, 0, payload), Published::no_room);
+  // Too large for the ring at all: refused even when it is empty (it goes on the socket).
+  (void)drain_all(reader);
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 1, 0, 0, std::string(ReplyRing::max_payload + 1, 'x')), Published::no_room);
+  EXPECT_NE(mp::detail::publish_reply(*ring, 1, 0, 0, std::string(ReplyRing::max_payload, 'x')), Published::no_room);
+}
+
+TEST(PoolReplyRing, TheWriterRingsOnceAndOnlyWhenTheReaderIsAboutToSleep) {
+  auto ring = std::make_unique<ReplyRing>();
+  ReplyRingReader reader(ring.get());
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 1, 0, 0, "a"), Published::quietly);  // reader awake
+  EXPECT_TRUE(reader.arm());  // a reply is there: do not sleep
+  EXPECT_EQ(drain_all(reader).size(), 1U);
+  EXPECT_FALSE(reader.arm());  // nothing there: the reader sleeps, asking to be rung
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 2, mp::detail::reply_failed, 0, "b"), Published::ring);
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 3, 0, 0, "c"), Published::quietly);  // rung already
+  const auto got = drain_all(reader);
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_EQ(got[0].flags, mp::detail::reply_failed);
+  EXPECT_EQ(got[1].payload, "c");
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 4, 0, 0, "d"), Published::quietly);  // draining woke it
+}
+
+TEST(PoolReplyRing, ARecordThatBreaksTheFormatStopsTheReadingForGood) {
+  auto ring = std::make_unique<ReplyRing>();
+  ReplyRingReader reader(ring.get());
+  const ReplyRecord bad{static_cast<std::uint32_t>(ReplyRing::capacity), 0, 9, 0};  // longer than the ring
+  std::memcpy(ring->bytes, &bad, sizeof bad);
+  ring->head.store(mp::detail::reply_record_span(64), std::memory_order_release);
+  EXPECT_TRUE(drain_all(reader).empty());
+  EXPECT_FALSE(reader.arm());
+  ring->head.store(ReplyRing::capacity * 3, std::memory_order_release);  // a head beyond the ring
+  EXPECT_TRUE(drain_all(reader).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoolTest, testing::Values("fork", "forkserver"),

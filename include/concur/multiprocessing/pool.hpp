@@ -25,10 +25,12 @@
 // holds. A worker that segfaults, aborts, exits or is killed fails exactly the task it was
 // running, with ProcessError naming the pid, the signal or exit code and the task; the worker
 // is replaced and every other task completes. Tasks that were queued to that worker but not
-// started are re-queued. (A worker sends each result before it starts its next task; only a
-// worker killed in the instant between finishing a task and sending its result makes that
-// task run again.) A worker whose initializer fails or crashes breaks the pool: every pending
-// and later task fails with ProcessError (Python's Pool would restart it forever). So does a
+// started are re-queued. No task runs twice: a worker hands each result over (into memory it
+// shares with the pool, or on its socket) before it starts its next task and before it stops
+// counting the task as running, so a worker killed after its task returned but before the
+// result was out fails that task like one killed while running it. A worker whose
+// initializer fails or crashes breaks the pool: every pending and later task fails with
+// ProcessError (Python's Pool would restart it forever). So does a
 // replacement worker that cannot be started when no worker is left. Under "forkserver", the
 // fork server's death costs nothing: the workers run on, and replacements come from a new
 // server (Python's pool hangs).
