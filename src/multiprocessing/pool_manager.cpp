@@ -144,7 +144,11 @@ void PoolCore::on_reply(PoolWorker& w, WorkerReply& r) {
   auto it = std::find_if(w.in_flight.begin(), w.in_flight.end(), [&](const InFlight& t) { return t.id == r.id; });
   if (it == w.in_flight.end()) return;  // not ours: ignore
   InFlight done = std::move(*it);
-  w.in_flight.erase(it);
+  if (it == w.in_flight.begin()) {
+    w.in_flight.pop_front();  // the usual case: a worker answers in the order it was sent
+  } else {
+    w.in_flight.erase(it);
+  }
   m_chunk_ns = 0.8 * m_chunk_ns + 0.2 * static_cast<double>(r.run_ns);
   try {
     if (r.failed) {

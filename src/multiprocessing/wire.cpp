@@ -217,19 +217,27 @@ bool FrameReader::read_some(int fd) {
 }
 
 std::optional<Frame> FrameReader::next() {
-  if (m_end - m_pos < sizeof(FrameHeader)) return std::nullopt;
   Frame f;
-  std::memcpy(&f.header, m_buf.data() + m_pos, sizeof(FrameHeader));
-  check_header(f.header);
-  if (m_end - m_pos - sizeof(FrameHeader) < f.header.length) return std::nullopt;
-  if ((f.header.flags & frame_has_blob) != 0) {
+  if (!next(f)) return std::nullopt;
+  return f;
+}
+
+bool FrameReader::next(Frame& f) {
+  if (m_end - m_pos < sizeof(FrameHeader)) return false;
+  FrameHeader header;
+  std::memcpy(&header, m_buf.data() + m_pos, sizeof(FrameHeader));
+  check_header(header);
+  if (m_end - m_pos - sizeof(FrameHeader) < header.length) return false;
+  f.header = header;
+  f.blob.reset();
+  if ((header.flags & frame_has_blob) != 0) {
     if (m_fds.empty()) throw OSError(EPROTO, "a message lost its shared-memory descriptor");
     f.blob = std::move(m_fds.front());
     m_fds.pop_front();
   }
-  f.bytes.assign(m_buf.data() + m_pos + sizeof(FrameHeader), f.header.length);
-  m_pos += sizeof(FrameHeader) + f.header.length;
-  return f;
+  f.bytes.assign(m_buf.data() + m_pos + sizeof(FrameHeader), header.length);
+  m_pos += sizeof(FrameHeader) + header.length;
+  return true;
 }
 
 void FrameWriter::append(FrameHeader header, std::string_view bytes, UniqueFd blob) {

@@ -1175,5 +1175,30 @@ TEST(PoolReplyRing, ARecordThatBreaksTheFormatStopsTheReadingForGood) {
   EXPECT_TRUE(drain_all(reader).empty());
 }
 
+TEST(PoolFlatWire, NumbersEncodedWithoutAnArchiveAreByteForByteWhatSerializeWrites) {
+  const std::vector<int> v{1, 2, 3, -7};
+  mp::Payload fast = mp::detail::encode_flat(v.data(), v.size());
+  mp::Payload slow = mp::serialize(v);
+  EXPECT_EQ(fast.bytes, slow.bytes);
+  EXPECT_EQ(mp::deserialize<std::vector<int>>(fast), v);
+  const auto elements = mp::detail::flat_elements<int>(slow);
+  ASSERT_TRUE(elements.has_value());
+  EXPECT_EQ(elements->count, 4U);
+  const std::vector<double> d(3, 1.5);
+  EXPECT_EQ(mp::detail::encode_flat(d.data(), d.size()).bytes, mp::serialize(d).bytes);
+  EXPECT_EQ(mp::detail::encode_flat(v.data(), 0).bytes, mp::serialize(std::vector<int>{}).bytes);
+  // Anything else is left to deserialize(): another type, a truncated payload, a large block.
+  EXPECT_FALSE(mp::detail::flat_elements<long>(slow).has_value());
+  EXPECT_FALSE(mp::detail::flat_elements<int>(mp::serialize(std::string("abcdefgh"))).has_value());
+  slow.bytes.pop_back();
+  EXPECT_FALSE(mp::detail::flat_elements<int>(slow).has_value());
+  EXPECT_THROW((void)mp::deserialize<std::vector<int>>(slow), mp::SerializationError);
+  const std::vector<int> big(100'000, 1);
+  mp::Payload large = mp::detail::encode_flat(big.data(), big.size());
+  EXPECT_TRUE(static_cast<bool>(large.blob));
+  EXPECT_FALSE(mp::detail::flat_elements<int>(large).has_value());
+  EXPECT_EQ(mp::deserialize<std::vector<int>>(large), big);
+}
+
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoolTest, testing::Values("fork", "forkserver"),
                          [](const testing::TestParamInfo<std::string>& info) { return info.param; });

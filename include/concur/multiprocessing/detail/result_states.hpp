@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -57,12 +58,26 @@ class CollectState final : public ResultSink {
         m_remaining(m_offsets.size()),
         m_callbacks(std::move(callbacks)) {}
   void deliver(std::size_t chunk, Payload& results) override {
+    if constexpr (flat_wire_v<R>) {
+      // Numbers encoded inline (the usual reply of a small chunk): copied straight in place.
+      if (const auto flat = flat_elements<R>(results)) {
+        {
+          std::scoped_lock lock(m_mutex);
+          if (m_settled) return;
+          if (flat->count != chunk_size(chunk)) throw SerializationError("cannot decode message: wrong number of results");
+          if (flat->count != 0) std::memcpy(m_values.data() + m_offsets[chunk], flat->data, flat->count * sizeof(R));
+          if (--m_remaining != 0) return;
+          m_settled = true;
+        }
+        finish();
+        return;
+      }
+    }
     auto values = deserialize<std::vector<R>>(results);
     {
       std::scoped_lock lock(m_mutex);
       if (m_settled) return;
-      const std::size_t end = chunk + 1 < m_offsets.size() ? m_offsets[chunk + 1] : m_values.size();
-      if (values.size() != end - m_offsets[chunk]) throw SerializationError("cannot decode message: wrong number of results");
+      if (values.size() != chunk_size(chunk)) throw SerializationError("cannot decode message: wrong number of results");
       std::move(values.begin(), values.end(), m_values.begin() + static_cast<std::ptrdiff_t>(m_offsets[chunk]));
       if (--m_remaining != 0) return;
       m_settled = true;
@@ -117,6 +132,11 @@ class CollectState final : public ResultSink {
   }
 
  private:
+  // With m_mutex held: the number of items of chunk `chunk`.
+  std::size_t chunk_size(std::size_t chunk) const {
+    const std::size_t end = chunk + 1 < m_offsets.size() ? m_offsets[chunk + 1] : m_values.size();
+    return end - m_offsets[chunk];
+  }
   // Called once, by the thread that settled the job, without m_mutex (the callback may call
   // into the pool or ask this result whether it is ready): runs the callback, then makes the
   // result ready, so that get() returns after the callback, as in Python. Once m_settled,
@@ -159,7 +179,16 @@ class StreamState final : public ResultSink {
  public:
   StreamState(std::size_t chunks, bool ordered) : m_chunks(chunks), m_ordered(ordered) {}
   void deliver(std::size_t chunk, Payload& results) override {
-    auto values = deserialize<std::vector<R>>(results);
+    std::vector<R> values;
+    bool decoded = false;
+    if constexpr (flat_wire_v<R>) {
+      if (const auto flat = flat_elements<R>(results)) {  // numbers encoded inline
+        values.resize(flat->count);
+        if (flat->count != 0) std::memcpy(values.data(), flat->data, flat->count * sizeof(R));
+        decoded = true;
+      }
+    }
+    if (!decoded) values = deserialize<std::vector<R>>(results);
     std::scoped_lock lock(m_mutex);
     arrive(chunk, std::move(values));
   }
