@@ -4,18 +4,22 @@
 
 #include <concur/multiprocessing/serialize.hpp>
 
+#include "reply_ring.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <string>
 
 namespace concur::multiprocessing::detail {
 
-/// A page of shared memory between a worker and the parent. The worker writes, the parent
-/// reads after the worker ended (its exit orders the writes before the parent's reads; the
-/// release/acquire pair says so in the code, too).
+/// Shared memory between a worker and the parent. The worker writes `current` and
+/// `initialized`, the parent reads them after the worker ended (its exit orders the writes
+/// before the parent's reads; the release/acquire pair says so in the code, too). `replies`
+/// is the ring the worker's replies go into (reply_ring.hpp).
 struct WorkerPage {
   std::atomic<std::uint64_t> current{0};     // id of the task being run; 0 between tasks
   std::atomic<std::uint32_t> initialized{0};  // 1 once the initializer returned
+  ReplyRing replies;
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "a process-shared atomic must be lock-free");
 

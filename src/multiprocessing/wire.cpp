@@ -228,28 +228,41 @@ bool FrameReader::read_some(int fd) {
 }
 
 std::optional<Frame> FrameReader::next() {
-  if (m_end - m_pos < sizeof(FrameHeader)) return std::nullopt;
   Frame f;
-  std::memcpy(&f.header, m_buf.data() + m_pos, sizeof(FrameHeader));
-  check_header(f.header);
-  if (m_end - m_pos - sizeof(FrameHeader) < f.header.length) return std::nullopt;
-  if ((f.header.flags & frame_has_blob) != 0) {
+  if (!next(f)) return std::nullopt;
+  return f;
+}
+
+bool FrameReader::next(Frame& f) {
+  if (m_end - m_pos < sizeof(FrameHeader)) return false;
+  FrameHeader header;
+  std::memcpy(&header, m_buf.data() + m_pos, sizeof(FrameHeader));
+  check_header(header);
+  if (m_end - m_pos - sizeof(FrameHeader) < header.length) return false;
+  f.header = header;
+  f.blob.reset();
+  if ((header.flags & frame_has_blob) != 0) {
     if (m_fds.empty()) throw OSError(EPROTO, "a message lost its shared-memory descriptor");
     f.blob = std::move(m_fds.front());
     m_fds.pop_front();
   }
-  f.bytes.assign(m_buf.data() + m_pos + sizeof(FrameHeader), f.header.length);
-  m_pos += sizeof(FrameHeader) + f.header.length;
-  return f;
+  f.bytes.assign(m_buf.data() + m_pos + sizeof(FrameHeader), header.length);
+  m_pos += sizeof(FrameHeader) + header.length;
+  return true;
 }
 
 void FrameWriter::append(FrameHeader header, std::string_view bytes, UniqueFd blob) {
-  header.length = bytes.size();
+  append(header, std::string_view(), bytes, std::move(blob));
+}
+
+void FrameWriter::append(FrameHeader header, std::string_view prefix, std::string_view bytes, UniqueFd blob) {
+  header.length = prefix.size() + bytes.size();
   if (blob) {
     header.flags |= frame_has_blob;
     m_fds.push_back({m_buf.size(), std::move(blob)});
   }
   m_buf.append(reinterpret_cast<const char*>(&header), sizeof header);
+  m_buf.append(prefix);
   m_buf.append(bytes);
 }
 

@@ -67,6 +67,9 @@ class FrameReader {
   bool read_some(int fd);
   /// The next complete frame, if any. Throws OSError on a corrupt header.
   std::optional<Frame> next();
+  /// The same into `out`, whose buffer is reused (no allocation per frame once it is large
+  /// enough); false when no complete frame is there.
+  bool next(Frame& out);
 
  private:
   std::vector<char> m_buf;     // bytes read are [0, m_end); the unparsed ones start at m_pos
@@ -79,6 +82,8 @@ class FrameReader {
 class FrameWriter {
  public:
   void append(FrameHeader header, std::string_view bytes, UniqueFd blob);
+  /// The same for a frame whose bytes are `prefix` then `bytes` (no copy joins them first).
+  void append(FrameHeader header, std::string_view prefix, std::string_view bytes, UniqueFd blob);
   /// Writes as much as possible without blocking (or everything, when `blocking`). Returns
   /// true when the buffer is empty. Throws BrokenPipeError / OSError.
   bool flush(int fd, bool blocking);

@@ -4,6 +4,7 @@
 #include <concur/multiprocessing/pool.hpp>
 
 #include <concur/multiprocessing/context.hpp>
+#include <concur/multiprocessing/detail/pool_channel.hpp>
 #include <concur/threading/event.hpp>
 #include <concur/threading/thread.hpp>
 
@@ -13,19 +14,29 @@
 #include "input_range_support.hpp"
 #include "mp_test_environment.hpp"
 
+#include "../../src/multiprocessing/reply_ring.hpp"  // the reply ring: private to the library
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstring>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <numeric>
 #include <optional>
@@ -33,6 +44,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -99,6 +111,21 @@ int wait_on_fifo_for_last(int x, std::string fifo, int last) {
     [[maybe_unused]] auto n = ::read(fd, &c, 1);
     ::close(fd);
   }
+  return x;
+}
+
+// A string of n bytes, all 'x': replies of every size, from empty to larger than the ring.
+std::string bytes_of(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
+
+// Appends "<x>\n" to the file at `path` (O_APPEND: one write per line), then crashes when
+// x == crash_at: the file tells which items ran and how many times.
+int log_then_crash_at(int x, std::string path, int crash_at) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open the log");
+  const std::string line = std::to_string(x) + "\n";
+  [[maybe_unused]] const auto n = ::write(fd, line.data(), line.size());
+  ::close(fd);
+  if (x == crash_at) ::kill(::getpid(), SIGKILL);
   return x;
 }
 
@@ -384,6 +411,53 @@ TEST_P(PoolTest, LargePayloadsTravelBothWays) {
   auto back = pool.apply(reversed, v);
   std::reverse(back.begin(), back.end());
   EXPECT_EQ(back, v);
+}
+
+// ---- replies: the shared ring, the socket, and a worker's death -----------------------------
+
+TEST_P(PoolTest, RepliesOfEverySizeArriveWhicheverWayTheyTravel) {
+  // Sizes around the ring's limit for one reply and past a shared-memory block's threshold:
+  // small replies go through the ring, large ones on the socket, in one interleaved stream.
+  mp::Pool pool(options());
+  std::vector<int> sizes;
+  for (int i = 0; i < 300; ++i) {
+    const int kinds[] = {0, 1, 7, 100, 8000, 8192, 9000, 20000, 70000};
+    sizes.push_back(kinds[i % 9] + i % 5);
+  }
+  const auto out = pool.map(bytes_of, sizes, 1);
+  ASSERT_EQ(out.size(), sizes.size());
+  for (std::size_t i = 0; i < sizes.size(); ++i) EXPECT_EQ(out[i], bytes_of(sizes[i])) << "item " << i;
+  std::vector<int> got;
+  for (const std::string& v : pool.imap(bytes_of, sizes, 3)) got.push_back(static_cast<int>(v.size()));
+  EXPECT_EQ(got, sizes);
+}
+
+TEST_P(PoolTest, RepliesWrittenBeforeAWorkerDiesAreKeptAndNoTaskRunsTwice) {
+  const std::string path = "/tmp/concur-pool-log-" + std::to_string(::getpid()) + "-" + GetParam();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  mp::Pool pool(options());
+  std::vector<std::tuple<int, std::string, int>> items;
+  for (int i = 0; i < 400; ++i) items.emplace_back(i, path, 250);
+  try {
+    (void)pool.starmap(log_then_crash_at, items, 1);
+    ADD_FAILURE() << "the crashing item succeeded";
+  } catch (const concur::ProcessError& e) {
+    EXPECT_NE(std::string(e.what()).find("while running starmap item 250"), std::string::npos) << e.what();
+  }
+  pool.close();
+  pool.join();  // the map failed at once; its other items ran on
+  // Every item ran exactly once: the replies the dead worker had written were not lost (they
+  // would have been run again elsewhere), and the item it died in was not retried.
+  std::map<int, int> runs;
+  {
+    std::ifstream log(path);
+    for (int x; log >> x;) ++runs[x];
+  }
+  ::unlink(path.c_str());
+  ASSERT_EQ(runs.size(), 400U);
+  for (const auto& [x, n] : runs) EXPECT_EQ(n, 1) << "item " << x << " ran " << n << " times";
 }
 
 // ---- callbacks (callback= / error_callback=) ----------------------------------------------
@@ -853,6 +927,277 @@ TEST(PoolChunksize, TheDefaultIsPythons) {
   EXPECT_EQ(mp::detail::default_chunksize(100, 2), 13U);
   EXPECT_EQ(mp::detail::default_chunksize(200, 2), 25U);
   EXPECT_EQ(mp::detail::default_chunksize(0, 2), 1U);
+}
+
+// ---- the channel seam: a Pool on a transport of the test's own ----------------------------
+
+namespace {
+
+// Each "worker" is a thread of this process that runs the tasks it is sent with
+// run_pool_task: a transport that is neither a socket nor a process, to show that the
+// manager, the result types and the exception registry work on any WorkerChannel.
+class ThreadChannel final : public mp::detail::WorkerChannel {
+ public:
+  ThreadChannel()
+      : m_ready(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), m_ended_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (m_ready < 0 || m_ended_fd < 0) throw std::runtime_error("eventfd failed");
+    m_thread = std::thread([this] { run(); });
+  }
+  ~ThreadChannel() override {
+    kill();
+    join();
+    ::close(m_ready);
+    ::close(m_ended_fd);
+  }
+  void send(std::uint64_t id, const mp::detail::PoolTask& task) override {
+    if (task.chunk.blob) throw std::runtime_error("this test transport carries no shared-memory blocks");
+    std::scoped_lock lock(m_mutex);
+    m_tasks.push_back({id, task.entry, task.fn, task.chunk.bytes});
+    m_cv.notify_one();
+  }
+  void flush() override {}
+  [[nodiscard]] std::size_t backlog() const override { return 0; }
+  bool arm() override { return false; }  // every reply signals m_ready
+  bool receive(std::vector<mp::detail::WorkerReply>& replies, bool readable) override {
+    if (readable) {
+      std::uint64_t n;
+      while (::read(m_ready, &n, sizeof n) > 0) {
+      }
+    }
+    std::scoped_lock lock(m_mutex);
+    for (auto& r : m_replies) replies.push_back(std::move(r));
+    m_replies.clear();
+    return true;
+  }
+  [[nodiscard]] int descriptor() const override { return m_closed ? -1 : m_ready; }
+  [[nodiscard]] int sentinel() const override { return m_ended_fd; }
+  [[nodiscard]] bool alive() override {
+    std::scoped_lock lock(m_mutex);
+    return !m_ended;
+  }
+  void close() noexcept override {
+    std::scoped_lock lock(m_mutex);
+    m_closing = true;
+    m_closed = true;
+    m_cv.notify_one();
+  }
+  [[nodiscard]] bool closed() const override { return m_closed; }
+  mp::detail::WorkerEnding ended() override {
+    join();
+    return {"worker thread ended", 0, false};
+  }
+  void kill() override {
+    std::scoped_lock lock(m_mutex);
+    m_stop = true;
+    m_cv.notify_one();
+  }
+  void join() override {
+    if (m_thread.joinable()) m_thread.join();
+  }
+
+ private:
+  struct Task {
+    std::uint64_t id;
+    mp::detail::TaskEntry entry;
+    std::uintptr_t fn;
+    std::string bytes;
+  };
+  void run() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+      m_cv.wait(lock, [&] { return m_stop || m_closing || !m_tasks.empty(); });
+      if (m_stop || m_tasks.empty()) break;
+      Task t = std::move(m_tasks.front());
+      m_tasks.pop_front();
+      lock.unlock();
+      mp::Payload chunk;
+      chunk.bytes = std::move(t.bytes);
+      mp::detail::TaskOutcome out = mp::detail::run_pool_task(t.entry, t.fn, chunk);
+      lock.lock();
+      m_replies.push_back({t.id, out.failed, 0, std::move(out.result)});
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto n = ::write(m_ready, &one, sizeof one);
+    }
+    m_ended = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(m_ended_fd, &one, sizeof one);
+  }
+
+  const int m_ready;     // eventfd: replies are waiting
+  const int m_ended_fd;  // eventfd: the thread ended
+  mutable std::mutex m_mutex;  // guards the fields below but m_closed
+  std::condition_variable m_cv;
+  std::deque<Task> m_tasks;
+  std::vector<mp::detail::WorkerReply> m_replies;
+  bool m_closing = false;
+  bool m_stop = false;
+  bool m_ended = false;
+  bool m_closed = false;  // the manager's thread only
+  std::thread m_thread;
+};
+
+class ThreadLauncher final : public mp::detail::WorkerLauncher {
+ public:
+  explicit ThreadLauncher(std::atomic<int>& launched) : m_launched(launched) {}
+  std::unique_ptr<mp::detail::WorkerChannel> launch() override {
+    ++m_launched;
+    return std::make_unique<ThreadChannel>();
+  }
+
+ private:
+  std::atomic<int>& m_launched;
+};
+
+}  // namespace
+
+TEST(PoolChannel, APoolRunsOnAnyChannelWithTheSameResultsErrorsAndCallbacks) {
+  std::atomic<int> launched{0};
+  std::atomic<int> called{0};
+  {
+    mp::Pool pool(std::make_unique<ThreadLauncher>(launched), 3);
+    EXPECT_EQ(launched.load(), 3);
+    EXPECT_EQ(pool.processes(), 3U);
+    const auto squares = pool.map(square, numbers(0, 200), 1);
+    ASSERT_EQ(squares.size(), 200U);
+    for (int i = 0; i < 200; ++i) EXPECT_EQ(squares[static_cast<std::size_t>(i)], i * i);
+    std::multiset<int> unordered;
+    for (int v : pool.imap_unordered(square, numbers(0, 50), 4)) unordered.insert(v);
+    EXPECT_EQ(unordered.size(), 50U);
+    EXPECT_THROW(pool.apply(throw_out_of_range, 3), std::out_of_range);  // the registry
+    EXPECT_THROW(pool.apply(throw_unregistered, 1), mp::RemoteError);
+    auto r = pool.apply_async(add, std::tuple(2, 3), {.callback = [&](int v) { called += v; }});
+    EXPECT_EQ(r.get(30s), 5);
+    EXPECT_EQ(called.load(), 5);
+    pool.close();
+    pool.join();
+  }
+  EXPECT_EQ(launched.load(), 3);  // nobody died: nobody was replaced
+}
+
+TEST(PoolChannel, ALauncherPoolRefusesNoLauncherAndNoWorkers) {
+  std::atomic<int> launched{0};
+  EXPECT_THROW(mp::Pool(nullptr, 2), concur::ValueError);
+  EXPECT_THROW(mp::Pool(std::make_unique<ThreadLauncher>(launched), 0), concur::ValueError);
+  EXPECT_EQ(launched.load(), 0);
+}
+
+// ---- the reply ring, on its own (white-box: src/multiprocessing/reply_ring.hpp) -------------
+
+namespace {
+
+using mp::detail::Published;
+using mp::detail::ReplyRecord;
+using mp::detail::ReplyRing;
+using mp::detail::ReplyRingReader;
+
+struct Drained {
+  std::uint64_t tag;
+  std::uint32_t flags;
+  std::string payload;
+};
+
+std::vector<Drained> drain_all(ReplyRingReader& reader) {
+  std::vector<Drained> out;
+  reader.drain([&](const ReplyRecord& h, std::string_view payload) { out.push_back({h.tag, h.flags, std::string(payload)}); });
+  return out;
+}
+
+}  // namespace
+
+TEST(PoolReplyRing, RepliesComeOutWholeAndInOrderLapAfterLap) {
+  auto ring = std::make_unique<ReplyRing>();
+  ReplyRingReader reader(ring.get());
+  std::uint64_t next_tag = 1;
+  std::uint64_t expected_tag = 1;
+  std::size_t total = 0;
+  for (int round = 0; round < 200; ++round) {
+    // A few replies of awkward sizes (the end of the ring falls inside some of them).
+    for (int k = 0; k < 7; ++k) {
+      const std::size_t size = static_cast<std::size_t>((round * 131 + k * 977) % 3000);
+      const std::string payload(size, static_cast<char>('a' + (next_tag % 26)));
+      ASSERT_NE(mp::detail::publish_reply(*ring, next_tag, 0, 5, payload), Published::no_room);
+      ++next_tag;
+      total += size;
+    }
+    for (const Drained& d : drain_all(reader)) {
+      EXPECT_EQ(d.tag, expected_tag);
+      EXPECT_EQ(d.payload, std::string(d.payload.size(), static_cast<char>('a' + (expected_tag % 26))));
+      ++expected_tag;
+    }
+  }
+  EXPECT_EQ(expected_tag, next_tag);
+  EXPECT_GT(total, 4 * ReplyRing::capacity);  // it went round several times
+}
+
+TEST(PoolReplyRing, AFullRingRefusesUntilTheReaderMakesRoom) {
+  auto ring = std::make_unique<ReplyRing>();
+  ReplyRingReader reader(ring.get());
+  const std::string payload(1000, 'p');
+  std::uint64_t tag = 0;
+  while (mp::detail::publish_reply(*ring, ++tag, 0, 0, payload) != Published::no_room) {
+    ASSERT_LT(tag, 1000U);
+  }
+  const std::uint64_t published = tag - 1;
+  EXPECT_GE(published * mp::detail::reply_record_span(payload.size()), ReplyRing::capacity - 2 * 1024);
+  EXPECT_EQ(drain_all(reader).size(), published);
+  EXPECT_NE(mp::detail::publish_reply(*ring, tag, 0, 0, payload), Published::no_room);
+  // Too large for the ring at all: refused even when it is empty (it goes on the socket).
+  (void)drain_all(reader);
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 1, 0, 0, std::string(ReplyRing::max_payload + 1, 'x')), Published::no_room);
+  EXPECT_NE(mp::detail::publish_reply(*ring, 1, 0, 0, std::string(ReplyRing::max_payload, 'x')), Published::no_room);
+}
+
+TEST(PoolReplyRing, TheWriterRingsOnceAndOnlyWhenTheReaderIsAboutToSleep) {
+  auto ring = std::make_unique<ReplyRing>();
+  ReplyRingReader reader(ring.get());
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 1, 0, 0, "a"), Published::quietly);  // reader awake
+  EXPECT_TRUE(reader.arm());  // a reply is there: do not sleep
+  EXPECT_EQ(drain_all(reader).size(), 1U);
+  EXPECT_FALSE(reader.arm());  // nothing there: the reader sleeps, asking to be rung
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 2, mp::detail::reply_failed, 0, "b"), Published::ring);
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 3, 0, 0, "c"), Published::quietly);  // rung already
+  const auto got = drain_all(reader);
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_EQ(got[0].flags, mp::detail::reply_failed);
+  EXPECT_EQ(got[1].payload, "c");
+  EXPECT_EQ(mp::detail::publish_reply(*ring, 4, 0, 0, "d"), Published::quietly);  // draining woke it
+}
+
+TEST(PoolReplyRing, ARecordThatBreaksTheFormatStopsTheReadingForGood) {
+  auto ring = std::make_unique<ReplyRing>();
+  ReplyRingReader reader(ring.get());
+  const ReplyRecord bad{static_cast<std::uint32_t>(ReplyRing::capacity), 0, 9, 0};  // longer than the ring
+  std::memcpy(ring->bytes, &bad, sizeof bad);
+  ring->head.store(mp::detail::reply_record_span(64), std::memory_order_release);
+  EXPECT_TRUE(drain_all(reader).empty());
+  EXPECT_FALSE(reader.arm());
+  ring->head.store(ReplyRing::capacity * 3, std::memory_order_release);  // a head beyond the ring
+  EXPECT_TRUE(drain_all(reader).empty());
+}
+
+TEST(PoolFlatWire, NumbersEncodedWithoutAnArchiveAreByteForByteWhatSerializeWrites) {
+  const std::vector<int> v{1, 2, 3, -7};
+  mp::Payload fast = mp::detail::encode_flat(v.data(), v.size());
+  mp::Payload slow = mp::serialize(v);
+  EXPECT_EQ(fast.bytes, slow.bytes);
+  EXPECT_EQ(mp::deserialize<std::vector<int>>(fast), v);
+  const auto elements = mp::detail::flat_elements<int>(slow);
+  ASSERT_TRUE(elements.has_value());
+  EXPECT_EQ(elements->count, 4U);
+  const std::vector<double> d(3, 1.5);
+  EXPECT_EQ(mp::detail::encode_flat(d.data(), d.size()).bytes, mp::serialize(d).bytes);
+  EXPECT_EQ(mp::detail::encode_flat(v.data(), 0).bytes, mp::serialize(std::vector<int>{}).bytes);
+  // Anything else is left to deserialize(): another type, a truncated payload, a large block.
+  EXPECT_FALSE(mp::detail::flat_elements<long>(slow).has_value());
+  EXPECT_FALSE(mp::detail::flat_elements<int>(mp::serialize(std::string("abcdefgh"))).has_value());
+  slow.bytes.pop_back();
+  EXPECT_FALSE(mp::detail::flat_elements<int>(slow).has_value());
+  EXPECT_THROW((void)mp::deserialize<std::vector<int>>(slow), mp::SerializationError);
+  const std::vector<int> big(100'000, 1);
+  mp::Payload large = mp::detail::encode_flat(big.data(), big.size());
+  EXPECT_TRUE(static_cast<bool>(large.blob));
+  EXPECT_FALSE(mp::detail::flat_elements<int>(large).has_value());
+  EXPECT_EQ(mp::deserialize<std::vector<int>>(large), big);
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoolTest, testing::Values("fork", "forkserver"),

@@ -12,14 +12,16 @@
 #include <concur/errors.hpp>
 #include <concur/export.hpp>
 #include <concur/multiprocessing/process.hpp>
+#include <concur/multiprocessing/remote_exceptions.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <iterator>
 #include <memory>
-#include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -50,15 +52,96 @@ struct ChunkWire<std::tuple<T>> {
   using type = std::vector<T>;
 };
 
+/// Encodes n numbers at `data` as a std::vector<T> would be encoded.
+template <class T>
+struct FlatView {
+  const T* data;
+  std::size_t size;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(size)));
+    ar(cereal::binary_data(data, size * sizeof(T)));
+  }
+};
+
+// ---- the hot path at one small item per task: a std::vector of numbers encoded and decoded
+// without a cereal archive (whose set-up cost more than the item), byte for byte as
+// serialize() and deserialize() do it: the payload header, the length, the elements inline.
+// Only for vectors small enough to travel inline; anything else takes the general path.
+
+/// Numbers that travel as one block in a std::vector (bool does not: a bit per element).
+template <class T>
+inline constexpr bool flat_wire_v = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
+
+/// The bytes before a flat vector's elements: the payload header, then the element count.
+inline constexpr std::size_t flat_header_size = payload_header_size + sizeof(std::uint64_t);
+
+/// The payload serialize() makes of a std::vector<T> of `n` numbers, with room for them after
+/// flat_header_size bytes (the caller fills them in); n * sizeof(T) < shared_memory_threshold.
+template <class T>
+Payload flat_payload(std::size_t n) {
+  static const std::uint64_t fingerprint = type_fingerprint<std::vector<T>>();
+  Payload out;
+  out.bytes.resize(flat_header_size + n * sizeof(T));
+  const std::uint64_t header[3] = {fingerprint, 0, n};
+  std::memcpy(out.bytes.data(), header, sizeof header);
+  return out;
+}
+
+/// serialize(std::vector<T>(data, data + n)), without building the vector.
+template <class T>
+Payload encode_flat(const T* data, std::size_t n) {
+  if (n * sizeof(T) >= shared_memory_threshold) return serialize_as<std::vector<T>>(FlatView<T>{data, n});
+  Payload out = flat_payload<T>(n);
+  if (n != 0) std::memcpy(out.bytes.data() + flat_header_size, data, n * sizeof(T));
+  return out;
+}
+
+/// Where the elements of an inline std::vector<T> payload are, and how many.
+struct FlatElements {
+  const char* data;
+  std::size_t count;
+};
+/// The elements of `p` if it is a std::vector<T> of numbers encoded inline and nothing else;
+/// nullopt for any other payload (decode it with deserialize(), which checks it).
+template <class T>
+std::optional<FlatElements> flat_elements(const Payload& p) noexcept {
+  static const std::uint64_t fingerprint = type_fingerprint<std::vector<T>>();
+  if (p.bytes.size() < flat_header_size || p.blob || p.blob_size != 0 || p.blob_view != nullptr) return std::nullopt;
+  std::uint64_t header[3];
+  std::memcpy(header, p.bytes.data(), sizeof header);
+  const std::size_t bytes = p.bytes.size() - flat_header_size;
+  if (header[0] != fingerprint || header[1] != 0 || bytes % sizeof(T) != 0 || header[2] != bytes / sizeof(T) ||
+      bytes >= shared_memory_threshold)
+    return std::nullopt;
+  return FlatElements{p.bytes.data() + flat_header_size, bytes / sizeof(T)};
+}
+
 /// Runs in the worker: decodes a chunk, applies the function to each item, encodes results.
 using TaskEntry = Payload (*)(std::uintptr_t fn, Payload& chunk);
 
 template <class F, class ArgTuple>
 Payload run_chunk(std::uintptr_t word, Payload& chunk) {
   using R = task_result_t<F, ArgTuple>;
-  auto items = deserialize<typename ChunkWire<ArgTuple>::type>(chunk);
+  using W = wire_result_t<R>;
   auto fn = callable_from_word<F>(word);
-  std::vector<wire_result_t<R>> out;
+  if constexpr (ChunkWire<ArgTuple>::flat && flat_wire_v<W>) {
+    // Numbers in, numbers out: read the items where they are, write the results in place.
+    using T = std::tuple_element_t<0, ArgTuple>;
+    if (const auto items = flat_elements<T>(chunk); items && items->count * sizeof(W) < shared_memory_threshold) {
+      Payload out = flat_payload<W>(items->count);
+      char* results = out.bytes.data() + flat_header_size;
+      for (std::size_t i = 0; i < items->count; ++i) {
+        T item;
+        std::memcpy(&item, items->data + i * sizeof(T), sizeof item);
+        const W result = std::apply(fn, std::tuple<T>(item));
+        std::memcpy(results + i * sizeof(W), &result, sizeof result);
+      }
+      return out;
+    }
+  }
+  auto items = deserialize<typename ChunkWire<ArgTuple>::type>(chunk);
+  std::vector<W> out;
   out.reserve(items.size());
   for (auto& item : items) {
     auto args = [&] {
@@ -77,18 +160,6 @@ Payload run_chunk(std::uintptr_t word, Payload& chunk) {
   }
   return serialize(out);
 }
-
-/// Encodes n numbers at `data` as a std::vector<T> would be encoded.
-template <class T>
-struct FlatView {
-  const T* data;
-  std::size_t size;
-  template <class Archive>
-  void save(Archive& ar) const {
-    ar(cereal::make_size_tag(static_cast<cereal::size_type>(size)));
-    ar(cereal::binary_data(data, size * sizeof(T)));
-  }
-};
 
 /// The single value of a one-element tuple, or the value itself.
 template <class V>
@@ -161,12 +232,12 @@ PoolTask make_task(F fn, It first, It last, std::size_t count) {
   if constexpr (ChunkWire<ArgTuple>::flat) {
     using T = std::tuple_element_t<0, ArgTuple>;
     if constexpr (std::contiguous_iterator<It> && std::is_same_v<std::iter_value_t<It>, T>) {
-      t.chunk = serialize_as<std::vector<T>>(FlatView<T>{std::to_address(first), count});
+      t.chunk = encode_flat(std::to_address(first), count);
     } else {
       std::vector<T> values;
       values.reserve(count);
       for (It it = first; it != last; ++it) values.push_back(static_cast<T>(only_value(*it)));
-      t.chunk = serialize(values);
+      t.chunk = encode_flat(values.data(), values.size());
     }
   } else {
     t.chunk = serialize_as<std::vector<ArgTuple>>(ChunkView<It>{first, last, count});
@@ -177,32 +248,4 @@ PoolTask make_task(F fn, It first, It last, std::size_t count) {
   return t;
 }
 
-/// A copy of the exception held by `e`, made by (and so owned only by) the calling thread:
-/// results hand these out rather than the stored exception, whose last reference may be
-/// dropped by the pool's manager thread. (The reference count of an exception_ptr lives in
-/// the uninstrumented C++ runtime, so ThreadSanitizer cannot see that such a drop is ordered
-/// after the consumer's reads; a private copy keeps every access on one thread.) Falls back
-/// to `e` for a type it cannot copy (not registered, not a ProcessError).
-CONCUR_API std::exception_ptr clone_exception(const std::exception_ptr& e);
-/// Rebuilds a worker's exception in the parent: the registered type, or RemoteError.
-CONCUR_API std::exception_ptr rebuild_exception(const std::string& type_name, const std::string& message);
-/// Registers how to rebuild exceptions whose dynamic type name is `type_name`.
-CONCUR_API void register_exception_factory(std::string type_name, std::exception_ptr (*factory)(const std::string&));
-
 }  // namespace concur::multiprocessing::detail
-
-namespace concur::multiprocessing {
-
-/// Exceptions of type E thrown in a worker come back as E (built from the message) instead of
-/// RemoteError. E must be constructible from a std::string. The standard exception types of
-/// <stdexcept> and concur's ValueError, RuntimeError, TimeoutError and EOFError are
-/// registered from the start. Call it in the parent (where results are rebuilt).
-template <class E>
-void register_exception() {
-  static_assert(std::is_constructible_v<E, std::string>,
-                "concur::multiprocessing::register_exception: the type must be constructible from its message");
-  detail::register_exception_factory(exception_type_name(std::make_exception_ptr(E(std::string()))),
-                                     [](const std::string& message) { return std::make_exception_ptr(E(message)); });
-}
-
-}  // namespace concur::multiprocessing
