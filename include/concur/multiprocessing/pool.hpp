@@ -105,6 +105,9 @@
 namespace concur::futures {
 class ProcessPoolExecutor;
 }
+namespace concur::mpi::detail {
+struct LocalPoolAccess;
+}
 
 namespace concur::multiprocessing {
 
@@ -660,6 +663,7 @@ class CONCUR_API Pool {
   void cancel_pending();
 
   friend class concur::futures::ProcessPoolExecutor;
+  friend struct concur::mpi::detail::LocalPoolAccess;  // the MPI pool's ranks run their chunks here
 
   std::unique_ptr<detail::PoolCore> m_core;  // null only in a moved-from Pool
 };
