@@ -4,7 +4,9 @@
 //   process.hpp        Process, current_process, parent_process, active_children, cpu_count,
 //                      process_cpu_count
 //   context.hpp        start methods (fork, forkserver), get_context, the fork server
-//   pool.hpp           Pool, AsyncResult, MapResult, IMapIterator
+//   pool.hpp           Pool
+//   pool_results.hpp   AsyncResult, MapResult, IMapIterator, Callbacks (included by pool.hpp)
+//   remote_exceptions.hpp  register_exception: exceptions that come back from a worker
 //   connection.hpp     Pipe, Connection
 //   connection_wait.hpp  connection::wait (Connections, process sentinels, descriptors)
 //   serialize.hpp      what crosses a process boundary, and how

@@ -3,6 +3,7 @@
 #include "pool_worker.hpp"
 
 #include <concur/malloc.hpp>
+#include <concur/multiprocessing/detail/pool_channel.hpp>
 #include <concur/multiprocessing/detail/pool_task.hpp>
 
 #include "blob_segments.hpp"
@@ -16,6 +17,18 @@
 #include <cstring>
 
 namespace concur::multiprocessing::detail {
+
+TaskOutcome run_pool_task(TaskEntry entry, std::uintptr_t fn, Payload& chunk) {
+  TaskOutcome out;
+  try {
+    out.result = entry(fn, chunk);
+  } catch (...) {
+    const std::exception_ptr e = std::current_exception();
+    out.result = serialize(std::make_pair(exception_type_name(e), exception_message(e)));
+    out.failed = true;
+  }
+  return out;
+}
 
 void pool_worker_main(FdArg channel, FdArg page_fd, std::uint64_t init_entry, std::uint64_t init_fn,
                       std::string init_args, std::uint64_t maxtasks) {
@@ -69,15 +82,17 @@ void pool_worker_main(FdArg channel, FdArg page_fd, std::uint64_t init_entry, st
     FrameHeader h;
     h.flags = frame_object;
     h.tag = f->header.tag;
-    Payload result;
+    TaskOutcome outcome;
     try {
       if (chunk.blob) chunk.blob_view = mappings.view(chunk.blob.get(), chunk.blob_size);
-      result = reinterpret_cast<TaskEntry>(words[0])(words[1], chunk);
-    } catch (...) {
+      outcome = run_pool_task(reinterpret_cast<TaskEntry>(words[0]), words[1], chunk);
+    } catch (...) {  // the segment could not be mapped: the task fails
       const std::exception_ptr e = std::current_exception();
-      result = serialize(std::make_pair(exception_type_name(e), exception_message(e)));
-      h.flags |= frame_error;
+      outcome.result = serialize(std::make_pair(exception_type_name(e), exception_message(e)));
+      outcome.failed = true;
     }
+    if (outcome.failed) h.flags |= frame_error;
+    Payload& result = outcome.result;
     const auto end = Clock::now();
     page->current.store(0, std::memory_order_release);
     const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());

@@ -4,6 +4,7 @@
 #include <concur/multiprocessing/pool.hpp>
 
 #include <concur/multiprocessing/context.hpp>
+#include <concur/multiprocessing/detail/pool_channel.hpp>
 #include <concur/threading/event.hpp>
 #include <concur/threading/thread.hpp>
 
@@ -17,15 +18,20 @@
 #include <sched.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <numeric>
 #include <optional>
@@ -853,6 +859,158 @@ TEST(PoolChunksize, TheDefaultIsPythons) {
   EXPECT_EQ(mp::detail::default_chunksize(100, 2), 13U);
   EXPECT_EQ(mp::detail::default_chunksize(200, 2), 25U);
   EXPECT_EQ(mp::detail::default_chunksize(0, 2), 1U);
+}
+
+// ---- the channel seam: a Pool on a transport of the test's own ----------------------------
+
+namespace {
+
+// Each "worker" is a thread of this process that runs the tasks it is sent with
+// run_pool_task: a transport that is neither a socket nor a process, to show that the
+// manager, the result types and the exception registry work on any WorkerChannel.
+class ThreadChannel final : public mp::detail::WorkerChannel {
+ public:
+  ThreadChannel()
+      : m_ready(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), m_ended_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (m_ready < 0 || m_ended_fd < 0) throw std::runtime_error("eventfd failed");
+    m_thread = std::thread([this] { run(); });
+  }
+  ~ThreadChannel() override {
+    kill();
+    join();
+    ::close(m_ready);
+    ::close(m_ended_fd);
+  }
+  void send(std::uint64_t id, const mp::detail::PoolTask& task) override {
+    if (task.chunk.blob) throw std::runtime_error("this test transport carries no shared-memory blocks");
+    std::scoped_lock lock(m_mutex);
+    m_tasks.push_back({id, task.entry, task.fn, task.chunk.bytes});
+    m_cv.notify_one();
+  }
+  void flush() override {}
+  [[nodiscard]] std::size_t backlog() const override { return 0; }
+  bool arm() override { return false; }  // every reply signals m_ready
+  bool receive(std::vector<mp::detail::WorkerReply>& replies, bool readable) override {
+    if (readable) {
+      std::uint64_t n;
+      while (::read(m_ready, &n, sizeof n) > 0) {
+      }
+    }
+    std::scoped_lock lock(m_mutex);
+    for (auto& r : m_replies) replies.push_back(std::move(r));
+    m_replies.clear();
+    return true;
+  }
+  [[nodiscard]] int descriptor() const override { return m_closed ? -1 : m_ready; }
+  [[nodiscard]] int sentinel() const override { return m_ended_fd; }
+  [[nodiscard]] bool alive() override {
+    std::scoped_lock lock(m_mutex);
+    return !m_ended;
+  }
+  void close() noexcept override {
+    std::scoped_lock lock(m_mutex);
+    m_closing = true;
+    m_closed = true;
+    m_cv.notify_one();
+  }
+  [[nodiscard]] bool closed() const override { return m_closed; }
+  mp::detail::WorkerEnding ended() override {
+    join();
+    return {"worker thread ended", 0, false};
+  }
+  void kill() override {
+    std::scoped_lock lock(m_mutex);
+    m_stop = true;
+    m_cv.notify_one();
+  }
+  void join() override {
+    if (m_thread.joinable()) m_thread.join();
+  }
+
+ private:
+  struct Task {
+    std::uint64_t id;
+    mp::detail::TaskEntry entry;
+    std::uintptr_t fn;
+    std::string bytes;
+  };
+  void run() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+      m_cv.wait(lock, [&] { return m_stop || m_closing || !m_tasks.empty(); });
+      if (m_stop || m_tasks.empty()) break;
+      Task t = std::move(m_tasks.front());
+      m_tasks.pop_front();
+      lock.unlock();
+      mp::Payload chunk;
+      chunk.bytes = std::move(t.bytes);
+      mp::detail::TaskOutcome out = mp::detail::run_pool_task(t.entry, t.fn, chunk);
+      lock.lock();
+      m_replies.push_back({t.id, out.failed, 0, std::move(out.result)});
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto n = ::write(m_ready, &one, sizeof one);
+    }
+    m_ended = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(m_ended_fd, &one, sizeof one);
+  }
+
+  const int m_ready;     // eventfd: replies are waiting
+  const int m_ended_fd;  // eventfd: the thread ended
+  mutable std::mutex m_mutex;  // guards the fields below but m_closed
+  std::condition_variable m_cv;
+  std::deque<Task> m_tasks;
+  std::vector<mp::detail::WorkerReply> m_replies;
+  bool m_closing = false;
+  bool m_stop = false;
+  bool m_ended = false;
+  bool m_closed = false;  // the manager's thread only
+  std::thread m_thread;
+};
+
+class ThreadLauncher final : public mp::detail::WorkerLauncher {
+ public:
+  explicit ThreadLauncher(std::atomic<int>& launched) : m_launched(launched) {}
+  std::unique_ptr<mp::detail::WorkerChannel> launch() override {
+    ++m_launched;
+    return std::make_unique<ThreadChannel>();
+  }
+
+ private:
+  std::atomic<int>& m_launched;
+};
+
+}  // namespace
+
+TEST(PoolChannel, APoolRunsOnAnyChannelWithTheSameResultsErrorsAndCallbacks) {
+  std::atomic<int> launched{0};
+  std::atomic<int> called{0};
+  {
+    mp::Pool pool(std::make_unique<ThreadLauncher>(launched), 3);
+    EXPECT_EQ(launched.load(), 3);
+    EXPECT_EQ(pool.processes(), 3U);
+    const auto squares = pool.map(square, numbers(0, 200), 1);
+    ASSERT_EQ(squares.size(), 200U);
+    for (int i = 0; i < 200; ++i) EXPECT_EQ(squares[static_cast<std::size_t>(i)], i * i);
+    std::multiset<int> unordered;
+    for (int v : pool.imap_unordered(square, numbers(0, 50), 4)) unordered.insert(v);
+    EXPECT_EQ(unordered.size(), 50U);
+    EXPECT_THROW(pool.apply(throw_out_of_range, 3), std::out_of_range);  // the registry
+    EXPECT_THROW(pool.apply(throw_unregistered, 1), mp::RemoteError);
+    auto r = pool.apply_async(add, std::tuple(2, 3), {.callback = [&](int v) { called += v; }});
+    EXPECT_EQ(r.get(30s), 5);
+    EXPECT_EQ(called.load(), 5);
+    pool.close();
+    pool.join();
+  }
+  EXPECT_EQ(launched.load(), 3);  // nobody died: nobody was replaced
+}
+
+TEST(PoolChannel, ALauncherPoolRefusesNoLauncherAndNoWorkers) {
+  std::atomic<int> launched{0};
+  EXPECT_THROW(mp::Pool(nullptr, 2), concur::ValueError);
+  EXPECT_THROW(mp::Pool(std::make_unique<ThreadLauncher>(launched), 0), concur::ValueError);
+  EXPECT_EQ(launched.load(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoolTest, testing::Values("fork", "forkserver"),

@@ -12,13 +12,13 @@
 #include <concur/errors.hpp>
 #include <concur/export.hpp>
 #include <concur/multiprocessing/process.hpp>
+#include <concur/multiprocessing/remote_exceptions.hpp>
 #include <concur/multiprocessing/serialize.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <iterator>
-#include <memory>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -177,32 +177,4 @@ PoolTask make_task(F fn, It first, It last, std::size_t count) {
   return t;
 }
 
-/// A copy of the exception held by `e`, made by (and so owned only by) the calling thread:
-/// results hand these out rather than the stored exception, whose last reference may be
-/// dropped by the pool's manager thread. (The reference count of an exception_ptr lives in
-/// the uninstrumented C++ runtime, so ThreadSanitizer cannot see that such a drop is ordered
-/// after the consumer's reads; a private copy keeps every access on one thread.) Falls back
-/// to `e` for a type it cannot copy (not registered, not a ProcessError).
-CONCUR_API std::exception_ptr clone_exception(const std::exception_ptr& e);
-/// Rebuilds a worker's exception in the parent: the registered type, or RemoteError.
-CONCUR_API std::exception_ptr rebuild_exception(const std::string& type_name, const std::string& message);
-/// Registers how to rebuild exceptions whose dynamic type name is `type_name`.
-CONCUR_API void register_exception_factory(std::string type_name, std::exception_ptr (*factory)(const std::string&));
-
 }  // namespace concur::multiprocessing::detail
-
-namespace concur::multiprocessing {
-
-/// Exceptions of type E thrown in a worker come back as E (built from the message) instead of
-/// RemoteError. E must be constructible from a std::string. The standard exception types of
-/// <stdexcept> and concur's ValueError, RuntimeError, TimeoutError and EOFError are
-/// registered from the start. Call it in the parent (where results are rebuilt).
-template <class E>
-void register_exception() {
-  static_assert(std::is_constructible_v<E, std::string>,
-                "concur::multiprocessing::register_exception: the type must be constructible from its message");
-  detail::register_exception_factory(exception_type_name(std::make_exception_ptr(E(std::string()))),
-                                     [](const std::string& message) { return std::make_exception_ptr(E(message)); });
-}
-
-}  // namespace concur::multiprocessing
