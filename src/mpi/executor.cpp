@@ -23,7 +23,7 @@ void MPIPoolExecutor::check_open() const {
 
 void MPIPoolExecutor::submit_tasks(std::vector<multiprocessing::detail::PoolTask> tasks) {
   try {
-    m_pool.submit(std::move(tasks), "submit");
+    mpi::detail::PoolAccess::submit(m_pool, std::move(tasks), "submit");
   } catch (const ValueError&) {  // the pool closed between check_open() and here
     throw RuntimeError("cannot schedule new futures after shutdown");
   }
@@ -31,7 +31,7 @@ void MPIPoolExecutor::submit_tasks(std::vector<multiprocessing::detail::PoolTask
 
 void MPIPoolExecutor::shutdown(bool wait, bool cancel_futures) {
   m_shutdown.store(true, std::memory_order_release);
-  if (cancel_futures) m_pool.cancel_pending();
+  if (cancel_futures) mpi::detail::PoolAccess::cancel_pending(m_pool);
   m_pool.close();
   if (wait) {
     std::scoped_lock lock(m_shutdown_mutex);

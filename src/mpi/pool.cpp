@@ -1,35 +1,40 @@
 // SPDX-License-Identifier: MIT
-// mpi::Pool on rank 0 (see concur/mpi/pool.hpp): the queue of chunks, one channel per worker
-// rank, and the thread that makes the MPI calls.
+// mpi::Pool on rank 0 (see concur/mpi/pool.hpp): the MPI transport under the multiprocessing
+// Pool's manager. Each worker rank is a WorkerChannel (multiprocessing/detail/pool_channel.hpp)
+// whose worker is the rank; the manager schedules chunks onto the channels, delivers replies,
+// runs callbacks, and closes or kills the channels, exactly as for local worker processes.
 //
-// Each worker rank is a channel: the chunks sent to it and not yet answered, in the order
-// sent (a rank runs them in that order). The pool's thread deals the queue out to the ranks
-// (one chunk per rank in turn, up to each rank's in-flight limit), sends with MPI_Isend, and
-// polls for results with MPI_Iprobe; while nothing happens it sleeps on a condition variable
-// that submit/close/terminate notify, from 1 µs growing to 1 ms (protocol.hpp's Backoff).
-// Results are handed to their sinks (which may run user callbacks) after mpi_mutex() is
-// released.
+// MPI is called by one thread only, the Engine's (one per process, started with the first
+// pool): the channels, used by the pool's manager thread, hand it what to send and take what
+// it received from a Link each (under the Link's lock), and it signals a channel's eventfds
+// when a reply arrived or when the rank is done with the channel. While nothing happens it
+// polls with back-off (protocol.hpp's Backoff) on a condition variable that the channels
+// notify when they queue work.
 #include <concur/mpi/pool.hpp>
 
 #include <concur/mpi/runtime.hpp>
+#include <concur/multiprocessing/detail/pool_channel.hpp>
 
-#include "local_access.hpp"
 #include "runtime_impl.hpp"
 
 #include <fmt/core.h>
 
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <list>
+#include <map>
 #include <thread>
+#include <unordered_map>
 
 namespace concur::mpi {
 namespace detail {
@@ -39,43 +44,22 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A task's message and block on their way: kept until MPI is done reading them.
-struct Sending {
-  std::string message;
-  void* mapped = nullptr;
-  std::size_t mapped_size = 0;
-  std::vector<MPI_Request> requests;
-  Sending() = default;
-  Sending(const Sending&) = delete;
-  Sending& operator=(const Sending&) = delete;
-  ~Sending() {
-    if (mapped != nullptr) ::munmap(mapped, mapped_size);
+mp::detail::UniqueFd make_eventfd() {
+  const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) throw_os_error(errno, "eventfd");
+  return mp::detail::UniqueFd(fd);
+}
+void signal_fd(int fd) {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
+}
+void drain_fd(int fd) {
+  std::uint64_t n;
+  while (::read(fd, &n, sizeof n) > 0) {
   }
-};
+}
 
-struct InFlight {
-  std::uint64_t id = 0;
-  mp::detail::PoolTask task;
-  Clock::time_point sent;
-};
-
-struct RankChannel {
-  int rank = 0;
-  std::deque<InFlight> in_flight;  // sent, unanswered, in the order sent
-  Clock::time_point last_result;
-};
-
-// A result received, to be handed to its sink once mpi_mutex() is released.
-struct Arrival {
-  mp::detail::PoolTask task;
-  int rank = 0;
-  ResultKind kind = ResultKind::values;
-  std::string bytes;
-  std::unique_ptr<unsigned char[]> blob;
-  std::uint64_t blob_size = 0;
-};
-
-// In the user's terms, as the local pool says it ("map item 7", "apply #3").
+// In the user's terms, as the manager says it ("map item 7", "apply #3").
 std::string describe(const mp::detail::PoolTask& t) {
   if (std::strcmp(t.job, "apply") == 0 || std::strcmp(t.job, "submit") == 0) return fmt::format("{} #{}", t.job, t.job_id);
   if (t.items == 1) return fmt::format("{} item {}", t.job, t.first_item);
@@ -84,187 +68,138 @@ std::string describe(const mp::detail::PoolTask& t) {
 
 }  // namespace
 
-class PoolCore {
- public:
-  explicit PoolCore(PoolOptions options);
-  ~PoolCore();
-  void submit(std::vector<mp::detail::PoolTask> tasks, const char* job);
-  void close();
-  void terminate();
-  void join();
-  void cancel_pending();
-  [[nodiscard]] std::size_t processes() const noexcept { return m_processes; }
-  [[nodiscard]] bool distributed() const noexcept { return !m_local; }
+// What a channel (manager thread) and the Engine (MPI thread) share about one worker rank.
+struct Link {
+  Link(int r, std::uint64_t e) : rank(r), epoch(e) {}
+  const int rank;
+  const std::uint64_t epoch;  // the channel's: the rank echoes it, older replies are dropped
+  mp::detail::UniqueFd readable = make_eventfd();  // signalled when replies arrived
+  mp::detail::UniqueFd done = make_eventfd();      // signalled once the channel is finished
 
- private:
-  enum class State { running, closed, terminating };
-
-  void manager();
-  void send(RankChannel& c, mp::detail::PoolTask task);
-  bool test_sends();
-  void receive(const MPI_Status& st, std::vector<Arrival>& arrivals);
-  void settle(Arrival& a);
-  void fail_all(const std::exception_ptr& e);
-  [[nodiscard]] std::size_t in_flight_limit() const;
-
-  std::unique_ptr<mp::Pool> m_local;  // without worker ranks: the local pool that runs the tasks
-  std::size_t m_processes = 0;
-  const std::uint64_t m_epoch = next_epoch();
-  const std::shared_ptr<void> m_blob_segments = mp::detail::retain_blob_segments();
-
-  std::mutex m_mutex;  // guards m_state, m_queue, m_next_job, m_wakeups
-  std::condition_variable m_cv;
-  State m_state = State::running;
-  std::deque<mp::detail::PoolTask> m_queue;  // submitted, not yet sent
-  std::uint64_t m_next_job = 0;
-  std::uint64_t m_wakeups = 0;                // counts notifications of the manager
-
-  // The manager thread only:
-  std::vector<RankChannel> m_ranks;
-  std::list<Sending> m_sending;
-  std::uint64_t m_next_task = 0;
-  double m_chunk_ns = 1e6;  // moving average of a chunk's time on a rank (starts at 1 ms)
-
-  std::thread m_thread;
-  std::mutex m_join_mutex;  // serializes join()
-  bool m_claimed = false;   // this pool holds the worker ranks (released by join)
+  std::mutex mutex;  // guards everything below
+  struct Outgoing {
+    std::string message;                 // TaskHeader + the chunk's bytes
+    mp::detail::UniqueFd blob;           // its block, or empty
+    std::uint64_t blob_size = 0;
+  };
+  std::deque<Outgoing> outbox;                       // to send, in order
+  std::deque<mp::detail::WorkerReply> inbox;         // received, not yet taken
+  std::unordered_map<std::uint64_t, std::string> descriptions;  // unanswered task id -> description
+  bool closed = false;                               // close() or kill(): no more tasks
 };
 
-PoolCore::PoolCore(PoolOptions options) {
-  if (!initialized()) throw RuntimeError("concur::mpi::Pool: call concur::mpi::init(argc, argv) at the top of main first");
-  if (rank() != 0) throw RuntimeError("concur::mpi::Pool: only rank 0 owns pools");
-  if (workers() == 0) {
-    // Forked by the fork server init() started before MPI, never by this process.
-    m_local = std::make_unique<mp::Pool>(mp::PoolOptions{.processes = options.processes, .start_method = "forkserver"});
-    m_processes = m_local->processes();
-    return;
+class Engine {
+ public:
+  static Engine& get() {
+    static Engine* e = new Engine;  // never destroyed: its thread stops once MPI is finalized
+    return *e;
   }
-  if (options.processes && (*options.processes < 1 || *options.processes > workers()))
-    throw ValueError(fmt::format("concur::mpi::Pool: processes must be between 1 and {} (the worker ranks)", workers()));
-  if (!claim_workers()) throw ValueError("concur::mpi::Pool: another pool owns the worker ranks (join it first)");
-  m_claimed = true;
-  m_processes = static_cast<std::size_t>(options.processes.value_or(workers()));
-  m_ranks = std::vector<RankChannel>(m_processes);  // built in place: a channel is not copyable
-  for (std::size_t i = 0; i < m_processes; ++i) m_ranks[i].rank = static_cast<int>(i + 1);
-  m_thread = std::thread([this] { manager(); });
-}
-
-PoolCore::~PoolCore() {
-  terminate();
-  join();
-}
-
-void PoolCore::submit(std::vector<mp::detail::PoolTask> tasks, const char* job) {
-  if (m_local) return LocalPoolAccess::submit(*m_local, std::move(tasks), job);
-  {
-    std::scoped_lock lock(m_mutex);
-    if (m_state != State::running) throw ValueError("Pool not running");
-    const std::uint64_t id = ++m_next_job;
-    for (auto& t : tasks) {
-      t.job = job;
-      t.job_id = id;
-      m_queue.push_back(std::move(t));
+  /// Gives `link` its rank; false while another pool's link holds that rank.
+  bool attach(const std::shared_ptr<Link>& link) {
+    {
+      std::scoped_lock lock(m_mutex);
+      auto [it, inserted] = m_links.emplace(link->rank, link);
+      if (!inserted) return false;
+      if (!m_thread.joinable()) m_thread = std::thread([this] { run(); });
+      ++m_wakeups;
     }
-    ++m_wakeups;
+    m_cv.notify_one();
+    return true;
   }
-  m_cv.notify_one();
-}
-
-void PoolCore::cancel_pending() {
-  if (m_local) return LocalPoolAccess::cancel_pending(*m_local);
-  std::deque<mp::detail::PoolTask> cancelled;
-  {
+  /// Frees the rank of `link` (if it still holds it): replies to it are dropped from now on.
+  void detach(const Link& link) {
     std::scoped_lock lock(m_mutex);
-    for (auto it = m_queue.begin(); it != m_queue.end();) {
-      if (!it->dispatched && it->sink->cancel_pending(it->index)) {
-        cancelled.push_back(std::move(*it));
-        it = m_queue.erase(it);
-      } else {
-        ++it;
-      }
+    auto it = m_links.find(link.rank);
+    if (it != m_links.end() && it->second.get() == &link) m_links.erase(it);
+  }
+  /// Tells `rank` to kill what it runs for the channel of `epoch` (sent even once detached).
+  void cancel(int rank, std::uint64_t epoch) {
+    {
+      std::scoped_lock lock(m_mutex);
+      m_cancels.emplace_back(rank, epoch);
+      ++m_wakeups;
     }
+    m_cv.notify_one();
   }
-}
-
-void PoolCore::close() {
-  if (m_local) return m_local->close();
-  {
-    std::scoped_lock lock(m_mutex);
-    if (m_state == State::running) m_state = State::closed;
-    ++m_wakeups;
-  }
-  m_cv.notify_one();
-}
-
-void PoolCore::terminate() {
-  if (m_local) return m_local->terminate();
-  {
-    std::scoped_lock lock(m_mutex);
-    m_state = State::terminating;
-    ++m_wakeups;
-  }
-  m_cv.notify_one();
-}
-
-void PoolCore::join() {
-  if (m_local) return m_local->join();
-  {
-    std::scoped_lock lock(m_mutex);
-    if (m_state == State::running) throw ValueError("Pool is still running");
-  }
-  std::scoped_lock lock(m_join_mutex);
-  if (m_thread.joinable()) m_thread.join();
-  if (m_claimed) {
-    m_claimed = false;
-    release_workers();
-  }
-}
-
-std::size_t PoolCore::in_flight_limit() const {
-  // About 2 ms of work queued per rank: a rank never waits for rank 0 with short tasks, and
-  // long tasks are not hoarded by one rank.
-  const double limit = 2e6 / std::max(m_chunk_ns, 1.0);
-  return static_cast<std::size_t>(std::clamp(limit, 2.0, 256.0));
-}
-
-void PoolCore::send(RankChannel& c, mp::detail::PoolTask task) {
-  TaskHeader h;
-  h.id = ++m_next_task;
-  h.epoch = m_epoch;
-  try {
-    h.entry = function_ref(reinterpret_cast<std::uintptr_t>(task.entry));
-    h.fn = function_ref(task.fn);
-  } catch (...) {
-    task.sink->fail(task.index, std::current_exception());
-    return;
-  }
-  h.blob_size = task.chunk.blob ? task.chunk.blob_size : 0;
-  auto& s = m_sending.emplace_back();
-  s.message.resize(sizeof h + task.chunk.bytes.size());
-  std::memcpy(s.message.data(), &h, sizeof h);
-  std::memcpy(s.message.data() + sizeof h, task.chunk.bytes.data(), task.chunk.bytes.size());
-  s.requests.emplace_back();
-  check(MPI_Isend(s.message.data(), static_cast<int>(s.message.size()), MPI_BYTE, c.rank, tag_task, MPI_COMM_WORLD, &s.requests.back()),
-        "MPI_Isend");
-  if (h.blob_size > 0) {
-    // Straight from the shared memory the arguments were serialized into: no copy of ours.
-    s.mapped_size = h.blob_size;
-    s.mapped = ::mmap(nullptr, s.mapped_size, PROT_READ, MAP_SHARED, task.chunk.blob.get(), 0);
-    if (s.mapped == MAP_FAILED) {
-      s.mapped = nullptr;
-      std::fprintf(stderr, "concur::mpi: rank 0: mmap of a task's arguments: %s; aborting the job\n", std::strerror(errno));
-      MPI_Abort(MPI_COMM_WORLD, 1);
+  /// Something was queued: poll now.
+  void wake() {
+    {
+      std::scoped_lock lock(m_mutex);
+      ++m_wakeups;
     }
-    for (std::size_t at = 0; at < s.mapped_size; at += max_piece) {
-      const auto n = static_cast<int>(std::min<std::size_t>(max_piece, s.mapped_size - at));
+    m_cv.notify_one();
+  }
+
+ private:
+  void run();
+  bool send_all(std::vector<std::shared_ptr<Link>>& links);
+  void send_cancels(const std::vector<std::pair<int, std::uint64_t>>& cancels);
+  bool test_sends();
+  void receive(const MPI_Status& st);
+
+  std::mutex m_mutex;  // guards m_links, m_cancels, m_wakeups, m_thread
+  std::condition_variable m_cv;
+  std::map<int, std::shared_ptr<Link>> m_links;             // rank -> the channel that holds it
+  std::vector<std::pair<int, std::uint64_t>> m_cancels;     // (rank, epoch) to send tag_cancel to
+  std::uint64_t m_wakeups = 0;                              // counts wake-ups of run()
+  std::thread m_thread;  // never joined: it returns once MPI is finalized (see run)
+
+  // The Engine's thread only:
+  struct Sending {
+    std::string message;
+    mp::detail::UniqueFd blob;
+    void* mapped = nullptr;
+    std::size_t mapped_size = 0;
+    std::vector<MPI_Request> requests;
+    Sending() = default;
+    Sending(const Sending&) = delete;
+    Sending& operator=(const Sending&) = delete;
+    ~Sending() {
+      if (mapped != nullptr) ::munmap(mapped, mapped_size);
+    }
+  };
+  std::list<Sending> m_sending;
+};
+
+bool Engine::send_all(std::vector<std::shared_ptr<Link>>& links) {
+  bool any = false;
+  for (auto& link : links) {
+    std::deque<Link::Outgoing> out;
+    {
+      std::scoped_lock lock(link->mutex);
+      out.swap(link->outbox);
+    }
+    for (auto& o : out) {
+      auto& s = m_sending.emplace_back();
+      s.message = std::move(o.message);
       s.requests.emplace_back();
-      check(MPI_Isend(static_cast<char*>(s.mapped) + at, n, MPI_BYTE, c.rank, tag_blob, MPI_COMM_WORLD, &s.requests.back()), "MPI_Isend");
+      check(MPI_Isend(s.message.data(), static_cast<int>(s.message.size()), MPI_BYTE, link->rank, tag_task, MPI_COMM_WORLD,
+                      &s.requests.back()),
+            "MPI_Isend");
+      if (o.blob_size > 0) {
+        // Straight from the shared memory the arguments were serialized into: no copy of ours.
+        s.blob = std::move(o.blob);
+        s.mapped_size = o.blob_size;
+        s.mapped = ::mmap(nullptr, s.mapped_size, PROT_READ, MAP_SHARED, s.blob.get(), 0);
+        if (s.mapped == MAP_FAILED) {
+          s.mapped = nullptr;
+          std::fprintf(stderr, "concur::mpi: rank 0: mmap of a task's arguments: %s; aborting the job\n", std::strerror(errno));
+          MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        for (std::size_t at = 0; at < s.mapped_size; at += max_piece) {
+          const auto n = static_cast<int>(std::min<std::size_t>(max_piece, s.mapped_size - at));
+          s.requests.emplace_back();
+          check(MPI_Isend(static_cast<char*>(s.mapped) + at, n, MPI_BYTE, link->rank, tag_blob, MPI_COMM_WORLD, &s.requests.back()),
+                "MPI_Isend");
+        }
+      }
+      any = true;
     }
   }
-  c.in_flight.push_back(InFlight{h.id, std::move(task), Clock::now()});
+  return any;
 }
 
-bool PoolCore::test_sends() {
+bool Engine::test_sends() {
   bool progressed = false;
   for (auto it = m_sending.begin(); it != m_sending.end();) {
     int done = 0;
@@ -279,7 +214,7 @@ bool PoolCore::test_sends() {
   return progressed;
 }
 
-void PoolCore::receive(const MPI_Status& st, std::vector<Arrival>& arrivals) {
+void Engine::receive(const MPI_Status& st) {
   int count = 0;
   check(MPI_Get_count(&st, MPI_BYTE, &count), "MPI_Get_count");
   std::string message(static_cast<std::size_t>(count), '\0');
@@ -290,153 +225,118 @@ void PoolCore::receive(const MPI_Status& st, std::vector<Arrival>& arrivals) {
   }
   ResultHeader h;
   std::memcpy(&h, message.data(), sizeof h);
-  Arrival a;
-  a.rank = st.MPI_SOURCE;
-  a.kind = h.kind;
+  mp::detail::WorkerReply reply;
+  reply.id = h.id;
+  reply.run_ns = h.run_ns;
   if (h.blob_size > 0) {
-    a.blob.reset(new unsigned char[h.blob_size]);  // not zeroed: MPI writes every byte
-    a.blob_size = h.blob_size;
+    // Received into shared memory: the reply's payload is decoded from it as from a local
+    // worker's.
+    const int fd = ::memfd_create("concur-mpi-result", MFD_CLOEXEC);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(h.blob_size)) < 0) {
+      std::fprintf(stderr, "concur::mpi: rank 0: cannot allocate %llu bytes of shared memory for a result: %s; aborting the job\n",
+                   static_cast<unsigned long long>(h.blob_size), std::strerror(errno));
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    reply.payload.blob.reset(fd);
+    void* mem = ::mmap(nullptr, h.blob_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED) {
+      std::fprintf(stderr, "concur::mpi: rank 0: mmap: %s; aborting the job\n", std::strerror(errno));
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     for (std::size_t at = 0; at < h.blob_size; at += max_piece) {
       const auto n = static_cast<int>(std::min<std::size_t>(max_piece, h.blob_size - at));
-      check(MPI_Recv(a.blob.get() + at, n, MPI_BYTE, st.MPI_SOURCE, tag_result_blob, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+      check(MPI_Recv(static_cast<char*>(mem) + at, n, MPI_BYTE, st.MPI_SOURCE, tag_result_blob, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+            "MPI_Recv");
     }
+    // Decoded straight from this mapping (the payload keeps it until it is dropped).
+    reply.payload.blob_view = static_cast<const unsigned char*>(mem);
+    reply.payload.blob_lease = std::shared_ptr<void>(mem, [size = h.blob_size](void* p) { ::munmap(p, size); });
+    reply.payload.blob_size = h.blob_size;
   }
-  if (h.epoch != m_epoch) return;  // a result of a pool that was terminated
-  auto channel = std::find_if(m_ranks.begin(), m_ranks.end(), [&](const RankChannel& c) { return c.rank == st.MPI_SOURCE; });
-  if (channel == m_ranks.end()) return;
-  auto it = std::find_if(channel->in_flight.begin(), channel->in_flight.end(), [&](const InFlight& f) { return f.id == h.id; });
-  if (it == channel->in_flight.end()) return;
-  const auto now = Clock::now();
-  // A rank that had more queued behind this chunk started it when the previous one ended.
-  const auto since = channel->in_flight.size() > 1 && channel->last_result > it->sent ? channel->last_result : it->sent;
-  m_chunk_ns = 0.8 * m_chunk_ns + 0.2 * static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - since).count());
-  channel->last_result = now;
-  a.task = std::move(it->task);
-  channel->in_flight.erase(it);
-  a.bytes = message.substr(sizeof h);
-  arrivals.push_back(std::move(a));
-}
-
-void PoolCore::settle(Arrival& a) {
-  auto& t = a.task;
-  try {
-    mp::Payload p;
-    p.bytes = std::move(a.bytes);
-    p.blob_size = a.blob_size;
-    p.blob_view = a.blob.get();
-    switch (a.kind) {
-      case ResultKind::values:
-        t.sink->deliver(t.index, p);
-        break;
-      case ResultKind::exception: {
-        auto [type, message] = mp::deserialize<std::pair<std::string, std::string>>(p);
-        t.sink->fail(t.index, mp::detail::rebuild_exception(type, message));
-        break;
-      }
-      case ResultKind::crash: {
-        auto what = mp::deserialize<std::string>(p);
-        t.sink->fail(t.index, std::make_exception_ptr(ProcessError(fmt::format("rank {}: {} while running {}", a.rank, what, describe(t)))));
-        break;
-      }
-    }
-  } catch (...) {
-    t.sink->fail(t.index, std::current_exception());
-  }
-}
-
-void PoolCore::fail_all(const std::exception_ptr& e) {
-  std::deque<mp::detail::PoolTask> queued;
+  std::shared_ptr<Link> link;
   {
     std::scoped_lock lock(m_mutex);
-    queued.swap(m_queue);
+    auto it = m_links.find(st.MPI_SOURCE);
+    if (it != m_links.end() && it->second->epoch == h.epoch) link = it->second;
   }
-  for (auto& t : queued) t.sink->fail(t.index, e);
-  for (auto& c : m_ranks) {
-    for (auto& f : c.in_flight) f.task.sink->fail(f.task.index, e);
-    c.in_flight.clear();
+  if (!link) return;  // a reply to a channel that was killed (or closed): dropped
+  reply.payload.bytes = message.substr(sizeof h);
+  bool finished = false;
+  {
+    std::scoped_lock lock(link->mutex);
+    auto d = link->descriptions.find(h.id);
+    if (d == link->descriptions.end()) return;
+    switch (h.kind) {
+      case ResultKind::values:
+        break;
+      case ResultKind::exception:
+        reply.failed = true;
+        break;
+      case ResultKind::crash: {
+        // The rank's worker process died running it: the pool's ProcessError, as for a local
+        // worker, naming the rank and the task in the user's terms.
+        std::string what;
+        try {
+          what = mp::deserialize<std::string>(reply.payload);
+        } catch (const std::exception& e) {
+          what = e.what();
+        }
+        reply.failed = true;
+        reply.payload = mp::serialize(std::make_pair(std::string("concur::ProcessError"),
+                                                     fmt::format("rank {}: {} while running {}", link->rank, what, d->second)));
+        break;
+      }
+    }
+    link->descriptions.erase(d);
+    link->inbox.push_back(std::move(reply));
+    finished = link->closed && link->descriptions.empty();
+  }
+  signal_fd(link->readable.get());
+  if (finished) {
+    detach(*link);  // the rank is free for the next pool
+    signal_fd(link->done.get());
   }
 }
 
-void PoolCore::manager() {
+void Engine::send_cancels(const std::vector<std::pair<int, std::uint64_t>>& cancels) {
+  for (const auto& [rank, epoch] : cancels) {
+    // The rank kills what it runs for that channel; what it still sends for it is dropped.
+    const CancelHeader h{epoch};
+    check(MPI_Send(&h, sizeof h, MPI_BYTE, rank, tag_cancel, MPI_COMM_WORLD), "MPI_Send");
+  }
+}
+
+void Engine::run() {
   Backoff backoff;
+  std::vector<std::shared_ptr<Link>> links;
+  std::vector<std::pair<int, std::uint64_t>> cancels;
   for (;;) {
-    State state;
     std::uint64_t seen;
-    std::vector<std::deque<mp::detail::PoolTask>> taken(m_ranks.size());
-    bool queue_empty;
     {
       std::scoped_lock lock(m_mutex);
-      state = m_state;
       seen = m_wakeups;
-      if (state != State::terminating) {
-        // One chunk per rank in turn (a short queue is spread over every rank), up to each
-        // rank's limit.
-        const std::size_t limit = in_flight_limit();
-        std::vector<std::size_t> room(m_ranks.size());
-        for (std::size_t i = 0; i < m_ranks.size(); ++i) room[i] = limit - std::min(limit, m_ranks[i].in_flight.size());
-        for (bool any = true; any && !m_queue.empty();) {
-          any = false;
-          for (std::size_t i = 0; i < m_ranks.size() && !m_queue.empty(); ++i) {
-            if (room[i] == 0) continue;
-            mp::detail::PoolTask t = std::move(m_queue.front());
-            m_queue.pop_front();
-            any = true;
-            if (!t.dispatched) {
-              t.dispatched = true;
-              if (!t.sink->on_dispatch(t.index)) continue;  // cancelled while queued
-            }
-            taken[i].push_back(std::move(t));
-            --room[i];
-          }
-        }
-      }
-      queue_empty = m_queue.empty();
+      links.clear();
+      for (auto& [rank, link] : m_links) links.push_back(link);
+      cancels.swap(m_cancels);
     }
-
-    bool active = false;
-    bool gone = false;
-    std::vector<Arrival> arrivals;
+    bool active = !cancels.empty();
     {
       std::scoped_lock mpi(mpi_mutex());
-      if (finalized()) {
-        gone = true;
-      } else if (state == State::terminating) {
-        // The ranks kill what they run for this pool; what they send back is dropped.
-        const CancelHeader cancel{m_epoch};
-        for (auto& c : m_ranks) check(MPI_Send(&cancel, sizeof cancel, MPI_BYTE, c.rank, tag_cancel, MPI_COMM_WORLD), "MPI_Send");
-        // Requests still pending are completed (and their buffers freed) before leaving.
-        Backoff wait;
-        while (!m_sending.empty()) {
-          if (!test_sends()) std::this_thread::sleep_for(wait.next());
-        }
-      } else {
-        for (std::size_t i = 0; i < m_ranks.size(); ++i) {
-          for (auto& t : taken[i]) send(m_ranks[i], std::move(t));
-          if (!taken[i].empty()) active = true;
-        }
-        if (!m_sending.empty() && test_sends()) active = true;
-        for (;;) {
-          int flag = 0;
-          MPI_Status st;
-          check(MPI_Iprobe(MPI_ANY_SOURCE, tag_result, MPI_COMM_WORLD, &flag, &st), "MPI_Iprobe");
-          if (flag == 0) break;
-          receive(st, arrivals);
-          active = true;
-        }
+      if (finalized()) return;  // the program is exiting: no MPI any more
+      send_cancels(cancels);
+      cancels.clear();
+      if (send_all(links)) active = true;
+      if (!m_sending.empty() && test_sends()) active = true;
+      for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        check(MPI_Iprobe(MPI_ANY_SOURCE, tag_result, MPI_COMM_WORLD, &flag, &st), "MPI_Iprobe");
+        if (flag == 0) break;
+        receive(st);
+        active = true;
       }
     }
-    for (auto& a : arrivals) settle(a);
-    arrivals.clear();
-    if (gone) {
-      fail_all(std::make_exception_ptr(ProcessError("the program is exiting (MPI was finalized) before the task completed")));
-      return;
-    }
-    if (state == State::terminating) {
-      fail_all(std::make_exception_ptr(ProcessError("the pool was terminated before the task completed")));
-      return;
-    }
-    const bool idle = queue_empty && std::all_of(m_ranks.begin(), m_ranks.end(), [](const RankChannel& c) { return c.in_flight.empty(); });
-    if (state == State::closed && idle && m_sending.empty()) return;
+    links.clear();
     if (active) {
       backoff.reset();
       continue;
@@ -449,17 +349,145 @@ void PoolCore::manager() {
   }
 }
 
+// One worker rank, as the pool's manager sees it.
+class RankChannel final : public mp::detail::WorkerChannel {
+ public:
+  explicit RankChannel(std::shared_ptr<Link> link) : m_link(std::move(link)) {
+    if (!Engine::get().attach(m_link))
+      throw ValueError(fmt::format("concur::mpi::Pool: another pool owns worker rank {} (join it first)", m_link->rank));
+  }
+  ~RankChannel() override { Engine::get().detach(*m_link); }
+
+  void send(std::uint64_t id, const mp::detail::PoolTask& task) override {
+    TaskHeader h;
+    h.id = id;
+    h.epoch = m_link->epoch;
+    h.entry = function_ref(reinterpret_cast<std::uintptr_t>(task.entry));
+    h.fn = function_ref(task.fn);
+    h.blob_size = task.chunk.blob ? task.chunk.blob_size : 0;
+    Link::Outgoing o;
+    o.message.resize(sizeof h + task.chunk.bytes.size());
+    std::memcpy(o.message.data(), &h, sizeof h);
+    std::memcpy(o.message.data() + sizeof h, task.chunk.bytes.data(), task.chunk.bytes.size());
+    if (h.blob_size > 0) {
+      // A descriptor of its own (the manager keeps the task, and may re-send it).
+      const int copy = ::fcntl(task.chunk.blob.get(), F_DUPFD_CLOEXEC, 3);
+      if (copy < 0) throw_os_error(errno, "dup");
+      o.blob.reset(copy);
+      o.blob_size = h.blob_size;
+    }
+    {
+      std::scoped_lock lock(m_link->mutex);
+      m_link->descriptions.emplace(id, describe(task));
+      m_link->outbox.push_back(std::move(o));
+    }
+    m_pending = true;
+  }
+  void flush() override {
+    if (std::exchange(m_pending, false)) Engine::get().wake();
+  }
+  [[nodiscard]] std::size_t backlog() const override { return m_pending ? 1 : 0; }
+  bool arm() override {
+    std::scoped_lock lock(m_link->mutex);
+    return !m_link->inbox.empty();
+  }
+  bool receive(std::vector<mp::detail::WorkerReply>& replies, bool) override {
+    drain_fd(m_link->readable.get());
+    std::scoped_lock lock(m_link->mutex);
+    for (auto& r : m_link->inbox) replies.push_back(std::move(r));
+    m_link->inbox.clear();
+    return !m_link->closed;
+  }
+  [[nodiscard]] int descriptor() const override { return m_link->readable.get(); }
+  [[nodiscard]] int sentinel() const override { return m_link->done.get(); }
+  [[nodiscard]] bool alive() override {
+    std::scoped_lock lock(m_link->mutex);
+    return !(m_link->closed && m_link->descriptions.empty());
+  }
+  void close() noexcept override {
+    bool finished;
+    {
+      std::scoped_lock lock(m_link->mutex);
+      m_link->closed = true;
+      finished = m_link->descriptions.empty();
+    }
+    m_closed = true;
+    flush();
+    if (finished) {
+      Engine::get().detach(*m_link);
+      signal_fd(m_link->done.get());
+    }
+  }
+  [[nodiscard]] bool closed() const override { return m_closed; }
+  mp::detail::WorkerEnding ended() override {
+    // Only a closed or killed channel ends: a crashed task fails alone (a failed reply) and
+    // the rank goes on; a rank that dies ends the whole MPI job.
+    mp::detail::WorkerEnding e;
+    e.description = fmt::format("rank {}", m_link->rank);
+    return e;
+  }
+  void kill() override {
+    {
+      std::scoped_lock lock(m_link->mutex);
+      m_link->closed = true;
+      m_link->outbox.clear();
+      m_link->descriptions.clear();
+    }
+    m_closed = true;
+    Engine::get().detach(*m_link);
+    Engine::get().cancel(m_link->rank, m_link->epoch);
+    signal_fd(m_link->done.get());
+  }
+  void join() override {}
+
+ private:
+  std::shared_ptr<Link> m_link;
+  bool m_pending = false;  // tasks queued since the last flush()
+  bool m_closed = false;
+};
+
+// Hands out the worker ranks 1..n, one channel each, for one pool (one epoch).
+class RankLauncher final : public mp::detail::WorkerLauncher {
+ public:
+  explicit RankLauncher(std::size_t ranks) : m_ranks(ranks) {}
+  std::unique_ptr<mp::detail::WorkerChannel> launch() override {
+    // A rank's channel ends only when the pool closes or kills it (a crashed task fails
+    // alone, the rank goes on), so a rank is never asked for twice.
+    if (m_next > m_ranks) throw ProcessError("concur::mpi: no worker rank is left to start");
+    return std::make_unique<RankChannel>(std::make_shared<Link>(static_cast<int>(m_next++), m_epoch));
+  }
+
+ private:
+  const std::size_t m_ranks;
+  std::size_t m_next = 1;
+  const std::uint64_t m_epoch = next_epoch();
+};
+
 }  // namespace detail
 
-Pool::Pool(PoolOptions options) : m_core(std::make_unique<detail::PoolCore>(options)) {}
-Pool::~Pool() = default;  // PoolCore's destructor terminates and joins
+namespace {
 
-void Pool::submit(std::vector<multiprocessing::detail::PoolTask> tasks, const char* job) { m_core->submit(std::move(tasks), job); }
-void Pool::cancel_pending() { m_core->cancel_pending(); }
-void Pool::close() { m_core->close(); }
-void Pool::terminate() { m_core->terminate(); }
-void Pool::join() { m_core->join(); }
-std::size_t Pool::processes() const { return m_core->processes(); }
-bool Pool::distributed() const noexcept { return m_core->distributed(); }
+namespace mp = concur::multiprocessing;
+
+mp::Pool make_pool(const PoolOptions& options) {
+  // A task that crashes its process on a rank comes back as a failed reply of this type (see
+  // Engine::receive): rebuilt as itself, as for a local worker's crash.
+  static const bool registered = (mp::register_exception<ProcessError>(), true);
+  (void)registered;
+  if (!initialized()) throw RuntimeError("concur::mpi::Pool: call concur::mpi::init(argc, argv) at the top of main first");
+  if (rank() != 0) throw RuntimeError("concur::mpi::Pool: only rank 0 owns pools");
+  if (workers() == 0) {
+    // Forked by the fork server init() started before MPI, never by this process.
+    return mp::Pool(mp::PoolOptions{.processes = options.processes, .start_method = "forkserver"});
+  }
+  if (options.processes && (*options.processes < 1 || *options.processes > workers()))
+    throw ValueError(fmt::format("concur::mpi::Pool: processes must be between 1 and {} (the worker ranks)", workers()));
+  const auto ranks = static_cast<std::size_t>(options.processes.value_or(workers()));
+  return mp::Pool(std::make_unique<detail::RankLauncher>(ranks), ranks);
+}
+
+}  // namespace
+
+Pool::Pool(PoolOptions options) : multiprocessing::Pool(make_pool(options)), m_distributed(workers() > 0) {}
 
 }  // namespace concur::mpi

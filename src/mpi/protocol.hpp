@@ -16,8 +16,8 @@
 //
 // Messages between two ranks arrive in the order they were sent (MPI's non-overtaking rule),
 // and every block is received right after its header, so a block is never mistaken for
-// another's. Each pool has an epoch (a number rank 0 never reuses); a result of an older pool
-// (one that was terminated) is received and dropped.
+// another's. Each pool has an epoch (a number rank 0 never reuses); a result for a channel
+// that was killed (terminate()) is received and dropped.
 #pragma once
 
 #include <mpi.h>
@@ -66,6 +66,7 @@ struct ResultHeader {
   ResultKind kind = ResultKind::values;
   std::uint32_t reserved = 0;
   std::uint64_t blob_size = 0;
+  std::uint64_t run_ns = 0;  // how long the chunk took on the rank (rank 0's manager paces by it)
 };
 
 struct CancelHeader {

@@ -9,7 +9,8 @@
 #include <concur/mpi/runtime.hpp>
 #include <concur/multiprocessing/pool.hpp>
 
-#include "local_access.hpp"
+#include <concur/mpi/detail/pool_access.hpp>
+
 #include "runtime_impl.hpp"
 
 #include <fmt/core.h>
@@ -17,7 +18,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -35,11 +38,14 @@ namespace mp = concur::multiprocessing;
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 struct Outgoing {
   std::uint64_t id = 0;
   std::uint64_t epoch = 0;
   ResultKind kind = ResultKind::values;
   mp::Payload payload;
+  std::uint64_t run_ns = 0;
 };
 
 // A result on its way: the buffers MPI reads from, kept until its requests complete.
@@ -99,7 +105,7 @@ class RankSink final : public mp::detail::ResultSink {
  public:
   RankSink(RankServer& server, std::uint64_t id, std::uint64_t epoch) : m_server(server), m_id(id), m_epoch(epoch) {}
   void deliver(std::size_t, mp::Payload& results) override {
-    Outgoing o{m_id, m_epoch, ResultKind::values, std::move(results)};
+    Outgoing o{m_id, m_epoch, ResultKind::values, std::move(results), run_ns()};
     m_server.post(std::move(o));
   }
   void fail(std::size_t, std::exception_ptr error) override {
@@ -112,7 +118,7 @@ class RankSink final : public mp::detail::ResultSink {
       message = r.message();
     } catch (...) {
     }
-    Outgoing o{m_id, m_epoch, ResultKind::exception, {}};
+    Outgoing o{m_id, m_epoch, ResultKind::exception, {}, run_ns()};
     if (type == "concur::ProcessError") {
       // The local pool's own: its worker process died running this chunk. Rank 0 says which
       // task in the user's terms, so the local description ("while running apply #3") goes.
@@ -126,9 +132,19 @@ class RankSink final : public mp::detail::ResultSink {
   }
 
  private:
+  // The chunk ran from when it arrived, or from when the chunk before it ended (the rank runs
+  // its chunks one after the other). Called on the local pool's manager thread only.
+  std::uint64_t run_ns() {
+    static thread_local Clock::time_point last_done;
+    const auto now = Clock::now();
+    const auto since = std::max(m_received, last_done);
+    last_done = now;
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - since).count());
+  }
   RankServer& m_server;
   const std::uint64_t m_id;
   const std::uint64_t m_epoch;
+  const Clock::time_point m_received = Clock::now();
 };
 
 }  // namespace
@@ -193,7 +209,7 @@ void RankServer::receive_task(const MPI_Status& st) {
   std::vector<mp::detail::PoolTask> tasks;
   tasks.push_back(std::move(task));
   try {
-    LocalPoolAccess::submit(*m_pool, std::move(tasks), "apply");
+    PoolAccess::submit(*m_pool, std::move(tasks), "apply");
   } catch (const std::exception& e) {
     post_error(h.id, h.epoch, ResultKind::crash, mp::serialize(fmt::format("its local pool refused the task: {}", e.what())));
   }
@@ -211,7 +227,7 @@ void RankServer::receive_cancel() {
 
 void RankServer::send(Outgoing& o) {
   auto& s = m_sending.emplace_back();
-  ResultHeader h{o.id, o.epoch, o.kind, 0, o.payload.blob ? o.payload.blob_size : 0};
+  ResultHeader h{o.id, o.epoch, o.kind, 0, o.payload.blob ? o.payload.blob_size : 0, o.run_ns};
   s.message.resize(sizeof h + o.payload.bytes.size());
   std::memcpy(s.message.data(), &h, sizeof h);
   std::memcpy(s.message.data() + sizeof h, o.payload.bytes.data(), o.payload.bytes.size());

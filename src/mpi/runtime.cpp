@@ -129,7 +129,6 @@ bool g_initialized = false;
 int g_rank = 0;
 int g_size = 1;
 bool g_finalized = false;  // guarded by mpi_mutex()
-std::atomic<bool> g_workers_claimed{false};
 std::atomic<std::uint64_t> g_epoch{0};
 
 // Rank 0's exit: tell every worker rank to stop, wait (polling, bounded) for each to say it
@@ -236,12 +235,6 @@ std::mutex& mpi_mutex() {
 }
 bool finalized() noexcept { return g_finalized; }
 
-bool claim_workers() noexcept {
-  bool expected = false;
-  // acq_rel: the previous owner's last MPI traffic (under mpi_mutex anyway) is done.
-  return g_workers_claimed.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
-}
-void release_workers() noexcept { g_workers_claimed.store(false, std::memory_order_release); }
 std::uint64_t next_epoch() noexcept { return g_epoch.fetch_add(1, std::memory_order_relaxed) + 1; }
 
 }  // namespace detail

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The process-wide state of concur's MPI runtime (internal): the identity of functions across
-// ranks, the lock that keeps one thread at a time in MPI, which pool owns the worker ranks.
+// ranks, the lock that keeps one thread at a time in MPI, the pools' epochs.
 #pragma once
 
 #include "protocol.hpp"
@@ -23,9 +23,6 @@ std::mutex& mpi_mutex();
 /// Whether rank 0's exit handler finalized MPI (read with mpi_mutex held).
 bool finalized() noexcept;
 
-/// Claims the worker ranks for one pool; false when another pool holds them.
-bool claim_workers() noexcept;
-void release_workers() noexcept;
 /// A number no earlier pool of this run had.
 std::uint64_t next_epoch() noexcept;
 

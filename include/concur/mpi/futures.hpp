@@ -20,6 +20,7 @@
 
 #include <concur/export.hpp>
 #include <concur/futures/process.hpp>
+#include <concur/mpi/detail/pool_access.hpp>
 #include <concur/mpi/pool.hpp>
 
 #include <atomic>
@@ -106,7 +107,7 @@ class CONCUR_API MPIPoolExecutor {
     using ArgTuple = std::tuple<std::ranges::range_value_t<Rs>...>;
     auto results = [&] {
       if constexpr (sizeof...(Rs) == 1) {
-        return m_pool.stream<F, ArgTuple>(fn, std::forward<Rs>(rs)..., chunksize, true, "map");
+        return mpi::detail::PoolAccess::stream<F, ArgTuple>(m_pool, fn, std::forward<Rs>(rs)..., chunksize, true, "map");
       } else {
         std::vector<ArgTuple> zipped;
         auto its = std::make_tuple(std::ranges::begin(rs)...);
@@ -117,7 +118,7 @@ class CONCUR_API MPIPoolExecutor {
             (++std::get<I>(its), ...);
           }
         }(std::index_sequence_for<Rs...>());
-        return m_pool.stream<F, ArgTuple>(fn, zipped, chunksize, true, "map");
+        return mpi::detail::PoolAccess::stream<F, ArgTuple>(m_pool, fn, zipped, chunksize, true, "map");
       }
     }();
     using R = typename decltype(results.begin())::value_type;

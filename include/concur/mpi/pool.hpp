@@ -9,7 +9,9 @@
 //       for (int v : pool.imap_unordered(square, inputs)) { ... }
 //     }
 //
-// Everything multiprocessing::Pool's contract says (pool.hpp) about functions, arguments,
+// It is a multiprocessing::Pool whose workers are the worker ranks: the same manager schedules
+// chunks onto them (each rank is a WorkerChannel, see multiprocessing/detail/pool_channel.hpp),
+// so everything multiprocessing::Pool's contract says (pool.hpp) about functions, arguments,
 // chunks, results, exceptions (registered types come back as themselves, others as
 // RemoteError), callbacks, close/join/terminate and thread safety holds here; the results are
 // the same AsyncResult, MapResult and IMapIterator types. What differs, and why:
@@ -46,23 +48,11 @@
 #pragma once
 
 #include <concur/export.hpp>
-#include <concur/multiprocessing/detail/pool_front.hpp>
 #include <concur/multiprocessing/pool.hpp>
 
-#include <cstddef>
-#include <memory>
 #include <optional>
-#include <vector>
-
-namespace concur::futures {
-class MPIPoolExecutor;
-}
 
 namespace concur::mpi {
-
-namespace detail {
-class PoolCore;
-}
 
 /// Keyword arguments of mpi::Pool.
 struct PoolOptions {
@@ -73,37 +63,17 @@ struct PoolOptions {
 };
 
 /// Python's multiprocessing.Pool across MPI ranks (see the file comment).
-class CONCUR_API Pool : public multiprocessing::detail::PoolFront<Pool> {
+class CONCUR_API Pool : public multiprocessing::Pool {
  public:
   /// Takes the worker ranks (or starts local workers when there are none). RuntimeError
   /// before init() or on a rank other than 0; ValueError when another pool owns the ranks or
   /// for a bad `processes`.
   explicit Pool(PoolOptions options = {});
-  Pool(const Pool&) = delete;
-  Pool& operator=(const Pool&) = delete;
-  /// terminate() + join(): never hangs.
-  ~Pool();
-
-  /// No more tasks may be submitted; the queued ones still run.
-  void close();
-  /// Stops now: the ranks kill the tasks they run; unfinished tasks fail with ProcessError.
-  void terminate();
-  /// Waits until every task is done (after close()) or failed (after terminate()); then the
-  /// worker ranks are free for another pool. ValueError unless close() or terminate() was
-  /// called.
-  void join();
-  /// Worker ranks (or local worker processes) the pool uses.
-  [[nodiscard]] std::size_t processes() const;
   /// Whether the tasks run on worker ranks (false: in local processes, see the file comment).
-  [[nodiscard]] bool distributed() const noexcept;
+  [[nodiscard]] bool distributed() const noexcept { return m_distributed; }
 
  private:
-  friend class multiprocessing::detail::PoolFront<Pool>;
-  friend class concur::futures::MPIPoolExecutor;
-  void submit(std::vector<multiprocessing::detail::PoolTask> tasks, const char* job);
-  void cancel_pending();
-
-  std::unique_ptr<detail::PoolCore> m_core;
+  bool m_distributed = false;
 };
 
 }  // namespace concur::mpi

@@ -97,7 +97,7 @@ namespace concur::futures {
 class ProcessPoolExecutor;
 }
 namespace concur::mpi::detail {
-struct LocalPoolAccess;
+struct PoolAccess;
 }
 
 namespace concur::multiprocessing {
@@ -368,7 +368,7 @@ class CONCUR_API Pool {
   void cancel_pending();
 
   friend class concur::futures::ProcessPoolExecutor;
-  friend struct concur::mpi::detail::LocalPoolAccess;  // the MPI pool's ranks run their chunks here
+  friend struct concur::mpi::detail::PoolAccess;  // concur/mpi/detail/pool_access.hpp
 
   std::unique_ptr<detail::PoolCore> m_core;  // null only in a moved-from Pool
 };
