@@ -38,11 +38,11 @@
 
 namespace concur::mpi {
 namespace detail {
+// Everything here is private to this file (internal linkage: nothing of it is exported).
+namespace {
 
 namespace mp = concur::multiprocessing;
 using Clock = std::chrono::steady_clock;
-
-namespace {
 
 mp::detail::UniqueFd make_eventfd() {
   const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -65,8 +65,6 @@ std::string describe(const mp::detail::PoolTask& t) {
   if (t.items == 1) return fmt::format("{} item {}", t.job, t.first_item);
   return fmt::format("{} items {} to {}", t.job, t.first_item, t.first_item + t.items - 1);
 }
-
-}  // namespace
 
 // What a channel (manager thread) and the Engine (MPI thread) share about one worker rank.
 struct Link {
@@ -463,6 +461,7 @@ class RankLauncher final : public mp::detail::WorkerLauncher {
   const std::uint64_t m_epoch = next_epoch();
 };
 
+}  // namespace
 }  // namespace detail
 
 namespace {
