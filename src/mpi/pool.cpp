@@ -15,6 +15,7 @@
 #include <concur/mpi/runtime.hpp>
 #include <concur/multiprocessing/detail/pool_channel.hpp>
 
+#include "blob_buffers.hpp"
 #include "runtime_impl.hpp"
 
 #include <fmt/core.h>
@@ -227,29 +228,16 @@ void Engine::receive(const MPI_Status& st) {
   reply.id = h.id;
   reply.run_ns = h.run_ns;
   if (h.blob_size > 0) {
-    // Received into shared memory: the reply's payload is decoded from it as from a local
-    // worker's.
-    const int fd = ::memfd_create("concur-mpi-result", MFD_CLOEXEC);
-    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(h.blob_size)) < 0) {
-      std::fprintf(stderr, "concur::mpi: rank 0: cannot allocate %llu bytes of shared memory for a result: %s; aborting the job\n",
-                   static_cast<unsigned long long>(h.blob_size), std::strerror(errno));
-      MPI_Abort(MPI_COMM_WORLD, 1);
-    }
-    reply.payload.blob.reset(fd);
-    void* mem = ::mmap(nullptr, h.blob_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (mem == MAP_FAILED) {
-      std::fprintf(stderr, "concur::mpi: rank 0: mmap: %s; aborting the job\n", std::strerror(errno));
-      MPI_Abort(MPI_COMM_WORLD, 1);
-    }
+    // Received into a reused shared-memory buffer (blob_buffers.hpp) and decoded from there:
+    // the reply's payload holds it until the result was delivered.
+    auto buffer = blob_buffers().take(h.blob_size);
     for (std::size_t at = 0; at < h.blob_size; at += max_piece) {
       const auto n = static_cast<int>(std::min<std::size_t>(max_piece, h.blob_size - at));
-      check(MPI_Recv(static_cast<char*>(mem) + at, n, MPI_BYTE, st.MPI_SOURCE, tag_result_blob, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-            "MPI_Recv");
+      check(MPI_Recv(buffer->data + at, n, MPI_BYTE, st.MPI_SOURCE, tag_result_blob, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
     }
-    // Decoded straight from this mapping (the payload keeps it until it is dropped).
-    reply.payload.blob_view = static_cast<const unsigned char*>(mem);
-    reply.payload.blob_lease = std::shared_ptr<void>(mem, [size = h.blob_size](void* p) { ::munmap(p, size); });
+    reply.payload.blob_view = buffer->data;
     reply.payload.blob_size = h.blob_size;
+    reply.payload.blob_lease = std::move(buffer);
   }
   std::shared_ptr<Link> link;
   {

@@ -11,10 +11,12 @@
 
 #include <concur/mpi/detail/pool_access.hpp>
 
+#include "blob_buffers.hpp"
 #include "runtime_impl.hpp"
 
 #include <fmt/core.h>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -169,25 +171,21 @@ void RankServer::receive_task(const MPI_Status& st) {
   mp::Payload chunk;
   chunk.bytes = message.substr(sizeof h);
   if (h.blob_size > 0) {
-    // Received straight into the shared memory the worker process decodes from.
-    const int fd = ::memfd_create("concur-mpi-task", MFD_CLOEXEC);
-    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(h.blob_size)) < 0) {
-      std::fprintf(stderr, "concur::mpi: rank %d: cannot allocate %llu bytes of shared memory for a task: %s; aborting the job\n",
-                   rank_number(), static_cast<unsigned long long>(h.blob_size), std::strerror(errno));
+    // Received straight into the shared memory the worker process decodes from (a reused
+    // file, see blob_buffers.hpp; the task holds it until it is answered).
+    auto buffer = blob_buffers().take(h.blob_size);
+    for (std::size_t at = 0; at < h.blob_size; at += max_piece) {
+      const auto n = static_cast<int>(std::min<std::size_t>(max_piece, h.blob_size - at));
+      check(MPI_Recv(buffer->data + at, n, MPI_BYTE, 0, tag_blob, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+    }
+    const int fd = ::fcntl(buffer->fd.get(), F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
+      std::fprintf(stderr, "concur::mpi: rank %d: dup: %s; aborting the job\n", rank_number(), std::strerror(errno));
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     chunk.blob.reset(fd);
-    void* mem = ::mmap(nullptr, h.blob_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (mem == MAP_FAILED) {
-      std::fprintf(stderr, "concur::mpi: rank %d: mmap: %s; aborting the job\n", rank_number(), std::strerror(errno));
-      MPI_Abort(MPI_COMM_WORLD, 1);
-    }
-    for (std::size_t at = 0; at < h.blob_size; at += max_piece) {
-      const auto n = static_cast<int>(std::min<std::size_t>(max_piece, h.blob_size - at));
-      check(MPI_Recv(static_cast<char*>(mem) + at, n, MPI_BYTE, 0, tag_blob, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
-    }
-    ::munmap(mem, h.blob_size);
     chunk.blob_size = h.blob_size;
+    chunk.blob_lease = std::move(buffer);
   }
   if (h.epoch <= m_cancelled) return;  // its pool was terminated
   mp::detail::PoolTask task;
