@@ -93,6 +93,7 @@ class RankServer {
 
   std::unique_ptr<mp::Pool> m_pool;  // this thread only
   std::uint64_t m_cancelled = 0;     // results of pools up to this epoch are dropped (this thread)
+  std::size_t m_outstanding = 0;     // tasks received and not yet answered (this thread)
   std::list<Sending> m_sending;      // this thread only
 
   std::mutex m_mutex;  // guards m_outbox
@@ -201,6 +202,7 @@ void RankServer::receive_task(const MPI_Status& st) {
                mp::serialize(std::make_pair(std::string("concur::ValueError"), std::string("concur::mpi: a task without a function"))));
     return;
   }
+  ++m_outstanding;
   task.chunk = std::move(chunk);
   task.sink = std::make_shared<RankSink>(*this, h.id, h.epoch);
   task.items = 1;
@@ -217,6 +219,7 @@ void RankServer::receive_cancel() {
   CancelHeader h;
   check(MPI_Recv(&h, sizeof h, MPI_BYTE, 0, tag_cancel, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
   m_cancelled = std::max(m_cancelled, h.epoch);
+  m_outstanding = 0;  // what the killed pool ran is dropped; nothing of it is answered
   // Kills the worker process and whatever it runs; a fresh one serves the next pool.
   m_pool->terminate();
   m_pool->join();
@@ -294,6 +297,7 @@ void RankServer::run() {
       out.swap(m_outbox);
     }
     for (auto& o : out) {
+      if (m_outstanding != 0) --m_outstanding;
       if (o.epoch <= m_cancelled) continue;
       send(o);
       active = true;
@@ -325,7 +329,10 @@ void RankServer::run() {
       continue;
     }
     // A large result moves only while both sides poll: while one is on its way, poll soon.
-    const auto delay = m_sending.empty() ? backoff.next() : std::chrono::microseconds(10);
+    // While tasks run here, rank 0 sends the next ones as results go back: poll at least
+    // every 50 µs then (a 1 ms sleep would be added to every round trip); idle, back off fully.
+    auto delay = m_sending.empty() ? backoff.next() : std::chrono::microseconds(10);
+    if (m_outstanding != 0) delay = std::min(delay, std::chrono::microseconds(50));
     std::unique_lock lock(m_mutex);
     m_cv.wait_for(lock, delay, [&] { return !m_outbox.empty(); });
   }
