@@ -60,6 +60,13 @@ int task_rank(int) {
   return r != nullptr ? std::atoi(r) : -1;
 }
 
+/// first, ..., last - 1 (clang 14 cannot compile libstdc++ 12's std::views::iota).
+std::vector<int> numbers(int first, int last) {
+  std::vector<int> v;
+  for (int i = first; i < last; ++i) v.push_back(i);
+  return v;
+}
+
 int crash(int) {
   std::raise(SIGSEGV);
   return 0;
@@ -84,7 +91,7 @@ int main(int argc, char** argv) {
     fmt::print("one rank (no mpirun): the pool runs its tasks in {} local worker processes\n", pool.processes());
   }
 
-  const auto ranks = pool.map(task_rank, std::views::iota(0, static_cast<int>(pool.processes()) * 4), 1);
+  const auto ranks = pool.map(task_rank, numbers(0, static_cast<int>(pool.processes()) * 4), 1);
   std::vector<int> seen;
   for (int r : ranks) {
     if (std::find(seen.begin(), seen.end(), r) == seen.end()) seen.push_back(r);
@@ -107,7 +114,7 @@ int main(int argc, char** argv) {
   fmt::print("checksums of the first images match a serial run\n");
 
   std::size_t arrived = 0;
-  for (std::uint64_t c : pool.imap(small_image, std::views::iota(0, 8))) {
+  for (std::uint64_t c : pool.imap(small_image, numbers(0, 8))) {
     (void)c;
     ++arrived;
   }

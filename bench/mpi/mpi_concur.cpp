@@ -29,6 +29,13 @@ namespace {
 long square(long x) { return x * x; }
 std::uint64_t touch(const std::vector<std::uint8_t>& v) { return v.front() + v.back() + v.size(); }
 
+/// 0, ..., n - 1 (clang 14 cannot compile libstdc++ 12's std::views::iota).
+std::vector<long> numbers(long n) {
+  std::vector<long> v(static_cast<std::size_t>(n));
+  for (long i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = i;
+  return v;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -40,10 +47,10 @@ void measure(Pool& pool, const char* prefix, int reps) {
   const std::vector<std::vector<std::uint8_t>> payloads(64, std::vector<std::uint8_t>(1 << 20, 7));
   for (int r = 0; r < reps; ++r) {
     auto t0 = Clock::now();
-    auto a = pool.map(square, std::views::iota(0L, 20000L), 1);
+    auto a = pool.map(square, numbers(20000), 1);
     c1.push_back(20000 / std::chrono::duration<double>(Clock::now() - t0).count());
     t0 = Clock::now();
-    auto b = pool.map(square, std::views::iota(0L, 1000000L), 10000);
+    auto b = pool.map(square, numbers(1000000), 10000);
     cb.push_back(1e6 / std::chrono::duration<double>(Clock::now() - t0).count());
     t0 = Clock::now();
     auto c = pool.map(touch, payloads, 1);

@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
     std::printf("done: %d\n", std::accumulate(naps.begin(), naps.end(), 0));
     return 0;
   }
-  const auto squares = pool.map(square, std::views::iota(0, 1000));
+  std::vector<int> inputs(1000);
+  std::iota(inputs.begin(), inputs.end(), 0);  // not std::views::iota: clang 14 cannot compile it
+  const auto squares = pool.map(square, inputs);
   std::printf("sum %ld (%s)\n", std::accumulate(squares.begin(), squares.end(), 0L), build_name);
   return 0;
 }

@@ -20,6 +20,13 @@
 
 namespace concur_mpi_test {
 
+/// first, ..., last - 1 as a vector (clang 14 cannot compile libstdc++ 12's std::views::iota).
+inline std::vector<int> range(int first, int last) {
+  std::vector<int> v;
+  for (int i = first; i < last; ++i) v.push_back(i);
+  return v;
+}
+
 inline int square(int x) { return x * x; }
 inline long add(int a, long b) { return a + b; }
 inline std::string shout(std::string s) { return s + "!"; }

@@ -37,14 +37,14 @@ TEST(MpiPool, MapGivesTheLocalPoolsResultsInOrder) {
   std::vector<int> local;
   {
     mp::Pool pool({.processes = 2, .start_method = "forkserver"});  // no fork of an MPI process
-    local = pool.map(square, std::views::iota(0, 1000));
+    local = pool.map(square, range(0, 1000));
   }
   mpi::Pool pool;
   EXPECT_TRUE(pool.distributed());
   EXPECT_EQ(pool.processes(), static_cast<std::size_t>(mpi::workers()));
-  EXPECT_EQ(pool.map(square, std::views::iota(0, 1000)), local);
-  EXPECT_EQ(pool.map(square, std::views::iota(0, 1000), 1), local);
-  EXPECT_EQ(pool.map(square, std::views::iota(0, 1000), 333), local);
+  EXPECT_EQ(pool.map(square, range(0, 1000)), local);
+  EXPECT_EQ(pool.map(square, range(0, 1000), 1), local);
+  EXPECT_EQ(pool.map(square, range(0, 1000), 333), local);
   EXPECT_TRUE(pool.map(square, std::vector<int>{}).empty());
   pool.close();
   pool.join();
@@ -106,7 +106,7 @@ TEST(MpiPool, ExceptionsComeBackWithTheirTypes) {
   mp::register_exception<Registered>();
   mpi::Pool pool;
   try {
-    pool.map(fail_on_three, std::views::iota(0, 10), 1);
+    pool.map(fail_on_three, range(0, 10), 1);
     FAIL() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_STREQ(e.what(), "three is not allowed");
@@ -120,7 +120,7 @@ TEST(MpiPool, ExceptionsComeBackWithTheirTypes) {
   }
   EXPECT_THROW(pool.apply(throw_registered, 1), Registered);
   // imap raises at the failed item's position and goes on after it.
-  auto it = pool.imap(fail_on_three, std::views::iota(0, 6));
+  auto it = pool.imap(fail_on_three, range(0, 6));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(it.next(30s), i);
   EXPECT_THROW(it.next(30s), std::invalid_argument);
   EXPECT_EQ(it.next(30s), 4);
@@ -135,7 +135,7 @@ TEST(MpiPool, ASegfaultingOrAbortingTaskFailsOnlyItselfNamingTheRankAndSignal) {
   mpi::Pool pool;
   auto crash = pool.apply_async(segfault, 1);
   auto abort = pool.apply_async(abort_task, 2);
-  auto fine = pool.map_async(square, std::views::iota(0, 100), 1);
+  auto fine = pool.map_async(square, range(0, 100), 1);
   try {
     crash.get(60s);
     FAIL() << "no exception";
@@ -155,7 +155,7 @@ TEST(MpiPool, ASegfaultingOrAbortingTaskFailsOnlyItselfNamingTheRankAndSignal) {
   ASSERT_EQ(squares.size(), 100U);
   EXPECT_EQ(squares[99], 99 * 99);
   // The ranks go on: every one of them still runs tasks.
-  EXPECT_EQ(pool.map(square, std::views::iota(0, 20), 1).back(), 19 * 19);
+  EXPECT_EQ(pool.map(square, range(0, 20), 1).back(), 19 * 19);
   pool.close();
   pool.join();
 }
@@ -169,7 +169,7 @@ TEST(MpiPool, CallbacksRunOnceInRankZero) {
     mpi::Pool pool;
     auto a = pool.apply_async(square, std::tuple(7), {.callback = [&](int v) { total += v; }, .error_callback = [&](std::exception_ptr) { ++errors; }});
     auto b = pool.apply_async(fail_on_three, std::tuple(3), {.callback = [&](int v) { total += v; }, .error_callback = [&](std::exception_ptr) { ++errors; }});
-    auto m = pool.map_async(square, std::views::iota(0, 10), {.callback = [&](const std::vector<int>& v) { mapped = v.size(); }});
+    auto m = pool.map_async(square, range(0, 10), {.callback = [&](const std::vector<int>& v) { mapped = v.size(); }});
     a.wait(30s);
     b.wait(30s);
     m.wait(30s);
@@ -213,7 +213,7 @@ TEST(MpiPool, OnePoolAtATimeOwnsTheRanksAndMisuseIsAnError) {
   pool.join();
   mpi::Pool one({.processes = 1});
   EXPECT_EQ(one.processes(), 1U);
-  EXPECT_EQ(one.map(square, std::views::iota(0, 10)).back(), 81);
+  EXPECT_EQ(one.map(square, range(0, 10)).back(), 81);
 }
 
 TEST(MpiPool, IdleRanksUseAlmostNoCpu) {
@@ -221,7 +221,7 @@ TEST(MpiPool, IdleRanksUseAlmostNoCpu) {
   mpi::Pool pool;
   const int ranks = mpi::workers();
   // One chunk per rank: the queue is dealt one chunk per rank in turn.
-  auto before = pool.map(rank_cpu_ticks, std::views::iota(0, ranks), 1);
+  auto before = pool.map(rank_cpu_ticks, range(0, ranks), 1);
   std::set<int> pids;
   for (const auto& [pid, ticks] : before) pids.insert(pid);
   ASSERT_EQ(pids.size(), static_cast<std::size_t>(ranks)) << "each rank should have answered once";
@@ -230,7 +230,7 @@ TEST(MpiPool, IdleRanksUseAlmostNoCpu) {
   std::this_thread::sleep_for(2s);  // the measurement window, not a synchronisation
   rusage r1{};
   ::getrusage(RUSAGE_SELF, &r1);
-  auto after = pool.map(rank_cpu_ticks, std::views::iota(0, ranks), 1);
+  auto after = pool.map(rank_cpu_ticks, range(0, ranks), 1);
   const long hz = ::sysconf(_SC_CLK_TCK);
   for (std::size_t i = 0; i < after.size(); ++i) {
     ASSERT_EQ(after[i].first, before[i].first);
@@ -249,7 +249,7 @@ TEST(MpiPool, FunctionsCrossRanksByIdentityNotAddress) {
   REQUIRE_WORKER_RANKS();
   // Each rank is its own process with its own ASLR layout; the call lands anyway.
   mpi::Pool pool;
-  auto pids = pool.map(rank_pid, std::views::iota(0, mpi::workers()), 1);
+  auto pids = pool.map(rank_pid, range(0, mpi::workers()), 1);
   EXPECT_EQ(std::set<int>(pids.begin(), pids.end()).size(), static_cast<std::size_t>(mpi::workers()));
   EXPECT_EQ(pool.apply([](int x) { return x + 1; }, 41), 42);  // a capture-less lambda
   pool.close();
@@ -261,7 +261,7 @@ TEST(MpiPoolFallback, WithoutWorkerRanksTasksRunInLocalProcesses) {
   mpi::Pool pool({.processes = 2});
   EXPECT_FALSE(pool.distributed());
   EXPECT_EQ(pool.processes(), 2U);
-  EXPECT_EQ(pool.map(square, std::views::iota(0, 10)).back(), 81);
+  EXPECT_EQ(pool.map(square, range(0, 10)).back(), 81);
   EXPECT_THROW(pool.apply(fail_on_three, 3), std::invalid_argument);
   pool.close();
   pool.join();
