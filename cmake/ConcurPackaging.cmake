@@ -35,6 +35,9 @@ set(CPACK_COMPONENTS_ALL runtime development)
 if(TARGET concur_tool)
   list(APPEND CPACK_COMPONENTS_ALL tools)
 endif()
+if(TARGET concur_mpi)
+  list(APPEND CPACK_COMPONENTS_ALL mpi mpi-development)
+endif()
 
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -89,6 +92,33 @@ and asyncio to C++20 with Python's names and semantics.
 This package contains the concur command: 'concur compare' measures threads,
 processes and asyncio tasks on this machine (start-up cost, memory per unit,
 hand-off latency, I/O-bound and CPU-bound throughput).")
+
+# The MPI component, in packages of its own so that nothing else of concur pulls in Open MPI:
+#   libconcur-mpi0     mpi component: libconcur_mpi.so.<major>
+#   libconcur-mpi-dev  mpi-development component: its headers, link name, static library,
+#                      CMake targets and .pc file
+set(CPACK_COMPONENT_MPI_DEPENDS runtime)
+set(CPACK_COMPONENT_MPI-DEVELOPMENT_DEPENDS mpi development)
+set(CPACK_DEBIAN_MPI_PACKAGE_NAME libconcur-mpi${PROJECT_VERSION_MAJOR})
+set(CPACK_DEBIAN_MPI_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_MPI_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/cmake/debian/triggers)
+set(CPACK_COMPONENT_MPI_DESCRIPTION "Python's concurrency models as a C++20 library - MPI pool
+concur brings Python's threading, queue, concurrent.futures, multiprocessing
+and asyncio to C++20 with Python's names and semantics.
+.
+This package contains libconcur_mpi: the multiprocessing Pool and a
+concurrent.futures executor across the ranks of an MPI job (Open MPI).")
+set(CPACK_DEBIAN_MPI-DEVELOPMENT_PACKAGE_NAME libconcur-mpi-dev)
+set(CPACK_DEBIAN_MPI-DEVELOPMENT_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_MPI-DEVELOPMENT_PACKAGE_DEPENDS "libopenmpi-dev")
+set(CPACK_DEBIAN_MPI-DEVELOPMENT_PACKAGE_SHLIBDEPS OFF)
+set(CPACK_COMPONENT_MPI-DEVELOPMENT_DESCRIPTION "Python's concurrency models as a C++20 library - MPI development files
+concur brings Python's threading, queue, concurrent.futures, multiprocessing
+and asyncio to C++20 with Python's names and semantics.
+.
+This package contains the headers of the MPI component (concur/mpi.hpp), its
+static library, its CMake targets (find_package(concur COMPONENTS mpi)) and
+its pkg-config file (concur-mpi).")
 
 # /usr/share/doc/<package>/: copyright (machine-readable, from LICENSE), changelog.Debian.gz and
 # the upstream changelog.gz, compressed reproducibly (gzip -n: no name or time stamp).

@@ -9,6 +9,8 @@ packages=(
   g++ clang make cmake ninja-build pkg-config
   # libraries the project builds on
   libfmt-dev libuv1-dev libcereal-dev libcli11-dev
+  # the MPI component (concur_mpi) and its tests and benchmark: Open MPI, mpiexec, mpi4py
+  libopenmpi-dev openmpi-bin python3-mpi4py
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev libasio-dev
   # peers and clients used by tests, examples and benchmarks

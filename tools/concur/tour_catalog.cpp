@@ -52,6 +52,12 @@ std::span<const TourStop> tour_stops() {
        "a task crashes its worker process: that task fails with ProcessError, the Pool replaces the worker "
        "and carries on",
        {}, true},
+#ifdef CONCUR_TOUR_MPI
+      {"distributed_pool", "mpi",
+       "the Pool across the machines of an MPI job: start it with `mpirun -n 3 distributed_pool` (run here on "
+       "one rank, its pool falls back to local worker processes)",
+       {"--images", "200", "--size", "64"}, false},
+#endif
       // asyncio scenarios
       {"async_producer_consumer", "asyncio",
        "producers and consumers over a bounded asyncio Queue in one thread, finished with queue.join()",

@@ -98,6 +98,9 @@
 namespace concur::futures {
 class ProcessPoolExecutor;
 }
+namespace concur::mpi::detail {
+struct PoolAccess;
+}
 
 namespace concur::multiprocessing {
 
@@ -367,6 +370,7 @@ class CONCUR_API Pool {
   void cancel_pending();
 
   friend class concur::futures::ProcessPoolExecutor;
+  friend struct concur::mpi::detail::PoolAccess;  // concur/mpi/detail/pool_access.hpp
 
   std::unique_ptr<detail::PoolCore> m_core;  // null only in a moved-from Pool
 };

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// Helpers of the MPI tests: functions that run on the worker ranks, and how a task finds the
+// rank process it runs for.
+#pragma once
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace concur_mpi_test {
+
+/// first, ..., last - 1 as a vector (clang 14 cannot compile libstdc++ 12's std::views::iota).
+inline std::vector<int> range(int first, int last) {
+  std::vector<int> v;
+  for (int i = first; i < last; ++i) v.push_back(i);
+  return v;
+}
+
+inline int square(int x) { return x * x; }
+inline long add(int a, long b) { return a + b; }
+inline std::string shout(std::string s) { return s + "!"; }
+inline double sum(std::vector<double> v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s;
+}
+// A vector of `n` doubles (n * 8 bytes: 1 MiB for 131072), each its index times `scale`.
+inline std::vector<double> ramp(int n, double scale) {
+  std::vector<double> v(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = i * scale;
+  return v;
+}
+inline int fail_on_three(int x) {
+  if (x == 3) throw std::invalid_argument("three is not allowed");
+  return x;
+}
+struct Unregistered : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct Registered : std::runtime_error {
+  explicit Registered(const std::string& m) : std::runtime_error(m) {}
+};
+inline int throw_unregistered(int) { throw Unregistered("not known on rank 0"); }
+inline int throw_registered(int) { throw Registered("known on rank 0"); }
+inline int segfault(int x) {
+  std::raise(SIGSEGV);
+  return x;
+}
+inline int abort_task(int x) {
+  std::abort();
+  return x;
+}
+inline int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+// The rank process a task runs for: the topmost ancestor running this same executable (the
+// task runs in a worker process forked by the rank's fork server; above the rank is mpirun).
+inline std::string exe_of(int pid) {
+  char buf[4096];
+  const ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+inline int parent_of(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string state;
+  int ppid = 0;
+  fields >> state >> ppid;
+  return ppid;
+}
+inline int rank_process() {
+  const std::string mine = exe_of(::getpid());
+  int pid = ::getpid();
+  for (int parent = parent_of(pid); parent > 1 && exe_of(parent) == mine; parent = parent_of(parent)) pid = parent;
+  return pid;
+}
+// (pid, CPU clock ticks used so far) of the rank process this task runs for.
+inline std::pair<int, long> rank_cpu_ticks(int) {
+  const int pid = rank_process();
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string skip;
+  for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt: fields 3 to 13
+  long utime = 0;
+  long stime = 0;
+  fields >> utime >> stime;
+  return {pid, utime + stime};
+}
+inline int rank_pid(int) { return rank_process(); }
+
+}  // namespace concur_mpi_test
