@@ -8,11 +8,11 @@ packages=(
   # toolchain
   g++ clang make cmake ninja-build pkg-config
   # libraries the project builds on
-  libfmt-dev libuv1-dev libcereal-dev libcli11-dev
+  libfmt-dev libuv1-dev libcereal-dev libcli11-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev libasio-dev
   # peers and clients used by tests, examples and benchmarks
-  python3 python3-uvloop wrk curl apache2-utils netcat-openbsd procps
+  python3 python3-uvloop wrk curl apache2-utils netcat-openbsd procps openssl
   # charts of `concur compare --plot`
   gnuplot-nox
   # Debian packages (cpack: dpkg-shlibdeps, file), their checks, and the API reference
