@@ -83,17 +83,28 @@ async def run(mode, seconds, directory):
         figure = sent / (1 << 20) / (time.monotonic() - start)
         w.close()
     else:
+        # The clock starts once the 100 connections are open (their handshakes are not counted).
+        go = asyncio.Event()
+        ready = 0
+        t0 = end = 0.0
+
         async def connection():
-            nonlocal done
+            nonlocal done, ready, t0, end
             r, w = await connect()
-            while time.monotonic() < deadline:
+            ready += 1
+            if ready == 100:
+                t0 = time.monotonic()
+                end = t0 + seconds
+                go.set()
+            await go.wait()
+            while time.monotonic() < end:
                 w.write(REQUEST)
                 await r.readuntil(b"\r\n\r\n")
                 await r.readexactly(13)
                 done += 1
             w.close()
         await asyncio.gather(*(connection() for _ in range(100)))
-        figure = done / (time.monotonic() - start)
+        figure = done / (time.monotonic() - t0)
     server.close()
     return figure
 
