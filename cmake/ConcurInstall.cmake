@@ -59,7 +59,7 @@ install(FILES ${PROJECT_BINARY_DIR}/concurConfig.cmake ${PROJECT_BINARY_DIR}/con
 # pkg-config files. Each finds its prefix relative to itself, so the installed tree can be
 # moved (and `cmake --install --prefix` and `dpkg -x` work). They carry only what a consumer
 # needs: the include path, C++20 and -pthread (the headers use std::thread), the library.
-# A component's private dependencies (fmt; libuv for asyncio) are Requires.private when the
+# A component's private dependencies (fmt; libuv and OpenSSL for asyncio) are Requires.private when the
 # libraries are shared, and Requires when they are static archives, which need them at link time.
 file(RELATIVE_PATH CONCUR_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 string(REGEX REPLACE "/$" "" CONCUR_PC_TO_PREFIX "${CONCUR_PC_TO_PREFIX}")
@@ -86,8 +86,8 @@ function(concur_pkg_config component description)
 endfunction()
 concur_pkg_config(threading "concur threading, queue and concurrent.futures (thread pools)"
   PRIVATE fmt)
-concur_pkg_config(asyncio "concur asyncio: coroutines on an event loop (libuv)"
-  REQUIRES "concur-threading = ${PROJECT_VERSION}" PRIVATE libuv fmt)
+concur_pkg_config(asyncio "concur asyncio: coroutines on an event loop (libuv), TLS streams (OpenSSL)"
+  REQUIRES "concur-threading = ${PROJECT_VERSION}" PRIVATE libuv fmt libssl libcrypto)
 concur_pkg_config(multiprocessing "concur multiprocessing: processes, pools, IPC, shared memory"
   REQUIRES "concur-threading = ${PROJECT_VERSION}" PRIVATE fmt)
 if(TARGET concur_mpi)

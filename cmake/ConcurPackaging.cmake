@@ -73,7 +73,7 @@ loop) and libconcur_multiprocessing (processes, pools, pipes, shared memory).")
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME libconcur-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 # What the installed headers and CMake package need from other -dev packages.
-set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "libuv1-dev, libfmt-dev, libcereal-dev")
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "libuv1-dev, libfmt-dev, libcereal-dev, libssl-dev")
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SHLIBDEPS OFF)
 set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION "Python's concurrency models as a C++20 library - development files
 concur brings Python's threading, queue, concurrent.futures, multiprocessing

@@ -5,7 +5,10 @@
 //   http_server [--host 127.0.0.1] [--port 8080] [--workers N]     serve until Ctrl-C
 //               [--header-timeout 10] [--idle-timeout 60] [--max-connections N]
 //               [--max-header-bytes 8192] [--max-body 1048576]
-//   http_server --smoke                                             serve real clients, check, exit
+//               [--tls-cert server.pem --tls-key server.key]      HTTPS (concur::ssl, OpenSSL)
+//   http_server --smoke [--tls]                                     serve real clients, check, exit
+//                                                                   (--tls: over HTTPS, with a
+//                                                                   throwaway certificate)
 //
 // Keep-alive and pipelining: every complete request in the read buffer is answered, and the
 // answers to one batch go out in one write. Requests are parsed by common/http_parser.hpp,
@@ -51,6 +54,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -59,6 +63,7 @@
 
 #include "common/args.hpp"
 #include "common/http_parser.hpp"
+#include "common/tls.hpp"
 #include "concur/asyncio.hpp"
 #include "concur/asyncio/signals.hpp"
 #include "concur/asyncio/streams.hpp"
@@ -79,6 +84,9 @@ struct Config {
   double idle_timeout = 60;         ///< seconds a keep-alive connection may wait, or not read
   std::size_t max_connections = 0;  ///< 0: from the open-file limit (see default_max_connections)
   bool smoke = false;
+  std::string tls_cert, tls_key;    ///< --tls-cert / --tls-key: serve HTTPS
+  bool tls_smoke = false;           ///< --smoke --tls
+  std::optional<concur::ssl::SSLContext> ssl;  ///< the server's TLS context, when serving HTTPS
 };
 
 /// Answers to pipelined requests are made in batches of at most this many bytes ...
@@ -423,8 +431,10 @@ asyncio::ClientConnected client_handler(std::shared_ptr<Site> site) {
 }
 
 Task<asyncio::Server> start(std::shared_ptr<Site> site, std::uint16_t port, bool reuse_port) {
-  co_return co_await asyncio::start_server(client_handler(site), site->config.host, port,
-                                           {.backlog = 4096, .reuse_port = reuse_port});
+  // Options holding a TLS context are built outside the co_await expression (g++ 12 destroys
+  // such temporaries of a co_await expression twice).
+  const asyncio::ServerOptions options{.backlog = 4096, .reuse_port = reuse_port, .ssl = site->config.ssl};
+  co_return co_await asyncio::start_server(client_handler(site), site->config.host, port, options);
 }
 
 /// Serves until SIGINT/SIGTERM. The bound port is stored in `port_out` (for the other
@@ -461,10 +471,15 @@ void raise_open_file_limit() {
 
 // ---- the smoke test: real clients against the server, then a clean stop -----------------------
 
+/// The smoke test's client: TLS (trusting the throwaway CA) when the server speaks HTTPS.
+std::optional<concur::ssl::SSLContext> g_client_tls;
+std::string g_client_ca;  ///< the CA file curl trusts (HTTPS)
+
 /// Sends `request` on a new connection and returns everything the server sends until it closes
 /// or `responses` responses have arrived.
 Task<std::string> exchange(std::uint16_t port, std::string request, int responses = 1) {
-  auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", port);
+  const asyncio::StreamOptions options{.ssl = g_client_tls};  // not in the co_await: see start()
+  auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", port, options);
   writer.write(request);
   co_await writer.drain();
   std::string all;
@@ -495,9 +510,9 @@ void check(bool ok, std::string_view what) {
 
 std::string run_curl(std::uint16_t port) {
   const std::string cmd = fmt::format(
-      "curl -s --max-time 10 --http1.1 -w ' %{{http_code}} %{{num_connects}}' http://127.0.0.1:{0}/ "
-      "http://127.0.0.1:{0}/ 2>/dev/null",
-      port);
+      "curl -s --max-time 10 --http1.1 {1} -w ' %{{http_code}} %{{num_connects}}' {0}://127.0.0.1:{2}/ "
+      "{0}://127.0.0.1:{2}/ 2>/dev/null",
+      g_client_ca.empty() ? "http" : "https", g_client_ca.empty() ? "" : "--cacert '" + g_client_ca + "'", port);
   std::string out;
   if (FILE* p = ::popen(cmd.c_str(), "r")) {
     char buf[512];
@@ -509,6 +524,14 @@ std::string run_curl(std::uint16_t port) {
 
 Task<int> smoke(Config config) {
   asyncio::EventLoop& loop = asyncio::get_running_loop();
+  std::optional<examples::ThrowawayCertificates> certs;
+  if (config.tls_smoke) {
+    certs.emplace();
+    config.ssl = certs->server_context();
+    g_client_tls = certs->client_context();
+    g_client_ca = certs->ca();
+    fmt::print("serving HTTPS with a throwaway certificate for 127.0.0.1\n");
+  }
   auto site = std::make_shared<Site>(config, loop);
   asyncio::Server server = co_await start(site, 0, false);
   const std::uint16_t port = server.port();
@@ -601,11 +624,12 @@ int main(int argc, char** argv) {
   Config config;
   constexpr std::string_view usage =
       "usage: http_server [--host H] [--port P] [--workers N] [--header-timeout S] [--idle-timeout S]\n"
-      "                   [--max-connections N] [--max-header-bytes B] [--max-body B] [--smoke]\n";
+      "                   [--max-connections N] [--max-header-bytes B] [--max-body B]\n"
+      "                   [--tls-cert FILE --tls-key FILE] [--smoke [--tls]]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--smoke") {
-      config.smoke = true;
+    if (arg == "--smoke" || arg == "--tls") {
+      (arg == "--smoke" ? config.smoke : config.tls_smoke) = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -631,6 +655,8 @@ int main(int argc, char** argv) {
       const auto seconds = examples::parse_seconds(text);
       if (!seconds) return bad("a number of seconds above 0");
       (arg == "--header-timeout" ? config.header_timeout : config.idle_timeout) = *seconds;
+    } else if (arg == "--tls-cert" || arg == "--tls-key") {
+      (arg == "--tls-cert" ? config.tls_cert : config.tls_key) = text;
     } else if (arg == "--max-connections") {
       const auto n = examples::parse_integer<std::size_t>(text, 1);
       if (!n) return bad("a number above 0");
@@ -644,8 +670,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (config.tls_cert.empty() != config.tls_key.empty() || (config.tls_smoke && !config.smoke)) {
+    fmt::print(stderr, "http_server: --tls-cert and --tls-key go together; --tls only with --smoke\n{}", usage);
+    return 2;
+  }
   raise_open_file_limit();
   try {
+    if (!config.tls_cert.empty()) config.ssl = examples::https_server_context(config.tls_cert, config.tls_key);
     if (config.smoke) return asyncio::run(smoke(config));
     if (config.workers == 1) {
       asyncio::run(serve(config, config.port, false, nullptr));

@@ -5,6 +5,12 @@ concur_example(http_server LINK concur_asyncio SMOKE_ARGS --smoke)
 concur_example(echo_server LINK concur_asyncio SMOKE_ARGS --smoke)
 concur_example(chat_server LINK concur_asyncio SMOKE_ARGS --smoke)
 concur_example(scraper LINK concur_asyncio SMOKE_ARGS --urls 20 --limit 5 --delay-ms 20)
+# The same two over HTTPS (concur::ssl), with a throwaway certificate made by the openssl command.
+if(CONCUR_BUILD_TESTS)
+  add_test(NAME example.http_server.tls COMMAND http_server --smoke --tls)
+  add_test(NAME example.scraper.tls COMMAND scraper --urls 20 --limit 5 --delay-ms 20 --tls)
+  set_tests_properties(example.http_server.tls example.scraper.tls PROPERTIES TIMEOUT 120 LABELS example)
+endif()
 
 # Real clients (examples/net_clients.py): ab, wrk, 10,000 keep-alive connections and malformed
 # requests against http_server, then SIGINT; two `nc` clients chatting through chat_server;

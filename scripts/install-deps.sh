@@ -8,13 +8,13 @@ packages=(
   # toolchain
   g++ clang make cmake ninja-build pkg-config
   # libraries the project builds on
-  libfmt-dev libuv1-dev libcereal-dev libcli11-dev
+  libfmt-dev libuv1-dev libcereal-dev libcli11-dev libssl-dev
   # the MPI component (concur_mpi) and its tests and benchmark: Open MPI, mpiexec, mpi4py
   libopenmpi-dev openmpi-bin python3-mpi4py
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev libasio-dev
   # peers and clients used by tests, examples and benchmarks
-  python3 python3-uvloop wrk curl apache2-utils netcat-openbsd procps
+  python3 python3-uvloop wrk curl apache2-utils netcat-openbsd procps openssl
   # charts of `concur compare --plot`
   gnuplot-nox
   # Debian packages (cpack: dpkg-shlibdeps, file), their checks, and the API reference

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "net_uv.hpp"
+#include "stream_tls.hpp"
 
 namespace concur::asyncio {
 
@@ -69,9 +70,19 @@ ServerState::ServerState(EventLoop& loop, ClientConnected cb, const ServerOption
       m_cb(std::make_shared<const ClientConnected>(std::move(cb))),
       m_limit(options.limit),
       m_backlog(options.backlog),
+      m_ssl(options.ssl),
+      m_ssl_handshake_timeout(options.ssl_handshake_timeout.value_or(default_ssl_handshake_timeout)),
+      m_ssl_shutdown_timeout(options.ssl_shutdown_timeout.value_or(default_ssl_shutdown_timeout)),
       m_kind(kind) {
   if (!*m_cb) throw ValueError("start_server() needs a client_connected callback");
   if (m_limit == 0) throw ValueError("limit must be positive");
+  if (!m_ssl && options.ssl_handshake_timeout) throw ValueError("ssl_handshake_timeout is only meaningful with ssl connections");
+  if (!m_ssl && options.ssl_shutdown_timeout) throw ValueError("ssl_shutdown_timeout is only meaningful with ssl connections");
+  if (m_ssl && m_ssl->protocol() != ssl::PROTOCOL_TLS_SERVER) {
+    throw ValueError("a TLS server needs a PROTOCOL_TLS_SERVER context (create_default_context(Purpose::CLIENT_AUTH))");
+  }
+  if (m_ssl_handshake_timeout.count() <= 0) throw ValueError("ssl_handshake_timeout should be a positive number");
+  if (m_ssl_shutdown_timeout.count() <= 0) throw ValueError("ssl_shutdown_timeout should be a positive number");
   loop.impl().attach(m_loop_handle);
 }
 
@@ -182,6 +193,11 @@ void ServerState::adopt(int fd) noexcept {
     // writer were the connection's last handles: it closes. The transport keeps the callback
     // alive, because a lambda coroutine's captures live in the callback object.
     t->m_client_connected = m_cb;
+    if (m_ssl) {
+      // The handshake first, in the connection's task (one frame more per TLS connection).
+      (void)m_loop.create_task(serve_tls_connection(std::move(t), m_cb, *m_ssl, m_ssl_handshake_timeout, m_ssl_shutdown_timeout));
+      return;
+    }
     (void)m_loop.create_task((*m_cb)(StreamReader(t), StreamWriter(t)));
   } catch (...) {
     // create() failed before the socket was handed over (a failure after it is the

@@ -66,6 +66,9 @@ class ServerState {
   std::shared_ptr<const ClientConnected> m_cb;  // shared with the client tasks (captures live here)
   std::size_t m_limit;
   int m_backlog;
+  std::optional<ssl::SSLContext> m_ssl;  // TLS server: each connection's handshake runs first
+  Timeout m_ssl_handshake_timeout;
+  Timeout m_ssl_shutdown_timeout;
   StreamTransport::Kind m_kind;
   std::vector<Listener*> m_listeners;     // open listening handles; cleared by close()
   std::string m_unix_path;                // a Unix-domain server's socket file, removed by close()

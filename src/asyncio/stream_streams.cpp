@@ -6,6 +6,7 @@
 
 #include "concur/asyncio/streams.hpp"
 #include "net_uv.hpp"
+#include "stream_tls.hpp"
 #include "stream_transport.hpp"
 
 namespace concur::asyncio {
@@ -217,6 +218,28 @@ std::optional<Address> StreamWriter::get_extra_info(std::string_view name) const
   return std::nullopt;
 }
 
+std::optional<ssl::SSLObject> StreamWriter::ssl_object() const {
+  std::shared_ptr<ssl::detail::SSLSession> s = transport()->tls_session();
+  if (!s) return std::nullopt;
+  return ssl::SSLObject(std::move(s));
+}
+
+Task<void> StreamWriter::start_tls(ssl::SSLContext context, StartTlsOptions options) {
+  std::shared_ptr<detail::StreamTransport> t = transport();
+  if (t->tls()) throw RuntimeError("start_tls(): the connection already uses TLS");
+  if (t->is_closing()) throw RuntimeError("start_tls(): the connection is closed");
+  // A connection a server accepted is the server's side (Python: the protocol has a
+  // client_connected callback).
+  const bool server_side = t->m_client_connected != nullptr;
+  auto session = std::make_shared<ssl::detail::SSLSession>(
+      context, server_side, server_side ? std::nullopt : options.server_hostname);
+  co_await detail::StreamAwaiter<detail::StreamOp::drain>(*t);
+  if (t->is_closing()) throw ConnectionResetError("Connection lost");
+  co_await detail::tls_handshake(t, std::move(session),
+                                 options.ssl_handshake_timeout.value_or(detail::default_ssl_handshake_timeout),
+                                 options.ssl_shutdown_timeout.value_or(detail::default_ssl_shutdown_timeout));
+}
+
 void StreamWriter::set_write_buffer_limits(std::size_t high, std::optional<std::size_t> low) {
   const std::size_t lo = low.value_or(high / 4);
   if (lo > high) throw ValueError(fmt::format("high ({}) must be >= low ({})", high, lo));
@@ -234,22 +257,50 @@ Task<int> try_connect(std::shared_ptr<StreamTransport> t, const sockaddr* addres
   co_return co_await connect;
 }
 
+/// Python's checks of the TLS options; the client session if `ssl` is set.
+std::shared_ptr<ssl::detail::SSLSession> client_session(const StreamOptions& options, std::optional<std::string> hostname) {
+  if (!options.ssl) {
+    if (options.server_hostname) throw ValueError("server_hostname is only meaningful with ssl");
+    if (options.ssl_handshake_timeout) throw ValueError("ssl_handshake_timeout is only meaningful with ssl connections");
+    if (options.ssl_shutdown_timeout) throw ValueError("ssl_shutdown_timeout is only meaningful with ssl connections");
+    return nullptr;
+  }
+  if (options.ssl_handshake_timeout && options.ssl_handshake_timeout->count() <= 0) {
+    throw ValueError("ssl_handshake_timeout should be a positive number");
+  }
+  if (options.ssl_shutdown_timeout && options.ssl_shutdown_timeout->count() <= 0) {
+    throw ValueError("ssl_shutdown_timeout should be a positive number");
+  }
+  return std::make_shared<ssl::detail::SSLSession>(*options.ssl, false, options.server_hostname ? options.server_hostname
+                                                                                               : std::move(hostname));
+}
+
+/// The connection made: the TLS handshake if asked, then the reader and writer.
+Task<std::pair<StreamReader, StreamWriter>> connected(std::shared_ptr<StreamTransport> t,
+                                                      std::shared_ptr<ssl::detail::SSLSession> session,
+                                                      const StreamOptions& options) {
+  t->on_connected();
+  if (session) {
+    co_await tls_handshake(t, std::move(session), options.ssl_handshake_timeout.value_or(default_ssl_handshake_timeout),
+                           options.ssl_shutdown_timeout.value_or(default_ssl_shutdown_timeout));
+  }
+  co_return std::pair{StreamReader(t), StreamWriter(t)};
+}
+
 }  // namespace
 }  // namespace detail
 
 Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port, StreamOptions options) {
   EventLoop& loop = get_running_loop();
   if (options.limit == 0) throw ValueError("limit must be positive");
+  std::shared_ptr<ssl::detail::SSLSession> session = detail::client_session(options, host);
   const std::vector<sockaddr_storage> addresses = co_await detail::resolve(loop, host, port, false);
   int error = 0;
   for (const sockaddr_storage& ss : addresses) {
     std::shared_ptr<detail::StreamTransport> t =
         detail::StreamTransport::create(loop, detail::StreamTransport::Kind::tcp, options.limit);
     error = co_await detail::try_connect(t, reinterpret_cast<const sockaddr*>(&ss), {});
-    if (error == 0) {
-      t->on_connected();
-      co_return std::pair{StreamReader(t), StreamWriter(t)};
-    }
+    if (error == 0) co_return co_await detail::connected(std::move(t), std::move(session), options);
     // `t` closes here; the next address is tried (Python's happy-eyeballs-free default).
   }
   detail::throw_uv_error(error, fmt::format("Connect call failed ('{}', {})", host, port));
@@ -258,12 +309,13 @@ Task<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, st
 Task<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, StreamOptions options) {
   EventLoop& loop = get_running_loop();
   if (options.limit == 0) throw ValueError("limit must be positive");
+  if (options.ssl && !options.server_hostname) throw ValueError("you have to pass server_hostname when using ssl");
+  std::shared_ptr<ssl::detail::SSLSession> session = detail::client_session(options, std::nullopt);
   std::shared_ptr<detail::StreamTransport> t =
       detail::StreamTransport::create(loop, detail::StreamTransport::Kind::pipe, options.limit);
   const int error = co_await detail::try_connect(t, nullptr, path);
   if (error != 0) detail::throw_uv_error(error, fmt::format("Connect call failed ('{}')", path));
-  t->on_connected();
-  co_return std::pair{StreamReader(t), StreamWriter(t)};
+  co_return co_await detail::connected(std::move(t), std::move(session), options);
 }
 
 }  // namespace concur::asyncio

@@ -17,6 +17,7 @@
 
 #include "net_uv.hpp"
 #include "stream_server.hpp"
+#include "stream_tls.hpp"
 
 namespace concur::asyncio::detail {
 
@@ -82,6 +83,9 @@ std::shared_ptr<StreamTransport> StreamTransport::create(EventLoop& loop, Kind k
   return std::shared_ptr<StreamTransport>(t, Deleter{});
 }
 
+StreamTransport::StreamTransport(EventLoop& loop, Kind kind, std::size_t limit) noexcept
+    : m_loop(&loop), m_limit(limit), m_kind(kind) {}
+
 StreamTransport::~StreamTransport() {
   assert(m_read_waiter == nullptr && m_drain_waiters.empty() && m_closed_waiters.empty());
   assert(m_server == nullptr);
@@ -103,7 +107,9 @@ void StreamTransport::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) noexcep
 
 void StreamTransport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* t = static_cast<StreamTransport*>(s->data);
-  if (nread > 0) {
+  if (nread > 0 && t->m_tls) {
+    t->tls_received(buf->base, static_cast<std::size_t>(nread));
+  } else if (nread > 0) {
     try {
       t->m_buffer.append(buf->base, static_cast<std::size_t>(nread));
     } catch (...) {
@@ -149,11 +155,14 @@ void StreamTransport::forget_reader(IoWait* w) noexcept {
 }
 
 void StreamTransport::check_error() const {
-  if (m_error != 0) throw_uv_error(m_error, "connection lost");
+  if (m_error == 0) return;
+  if (m_tls && m_tls->error) std::rethrow_exception(m_tls->error);
+  throw_uv_error(m_error, "connection lost");
 }
 
 std::exception_ptr StreamTransport::error_ptr() const noexcept {
   if (m_error == 0) return nullptr;
+  if (m_tls && m_tls->error) return m_tls->error;
   return uv_error_ptr(m_error, "connection lost");
 }
 
@@ -186,8 +195,16 @@ void StreamTransport::write(const uv_buf_t* bufs, unsigned count) {
     if (m_loop_closed) throw RuntimeError("write() on a connection whose event loop is closed");
     return;  // dropped, as Python does
   }
+  if (m_tls) {
+    tls_write(bufs, count);
+    return;
+  }
   std::size_t total = 0;
   for (unsigned i = 0; i < count; ++i) total += bufs[i].len;
+  write_plain(bufs, count, total);
+}
+
+void StreamTransport::write_plain(const uv_buf_t* bufs, unsigned count, std::size_t total) {
   if (total == 0) return;
   if (m_queued == 0) {
     // A small write made while the loop runs is sent after this iteration's callbacks, with
@@ -270,6 +287,8 @@ inline void StreamTransport::send_unsent() noexcept {
   if (m_queued <= m_low) m_drain_waiters.fire_all();
 }
 
+void StreamTransport::flush_unsent() noexcept { send_unsent(); }
+
 void LoopImpl::flush_deferred() noexcept {
   while (FlushNode* n = flush_head) {
     cancel_flush(*n);
@@ -292,6 +311,10 @@ void StreamTransport::on_write(uv_write_t* r, int status) noexcept {
 
 void StreamTransport::write_eof() {
   if (m_state != State::open || m_error != 0 || m_eof_written) return;
+  if (m_tls) {
+    tls_write_eof();
+    return;
+  }
   send_unsent();
   if (m_state != State::open || m_error != 0) return;
   m_eof_written = true;
@@ -308,6 +331,10 @@ void StreamTransport::write_eof() {
 
 void StreamTransport::close() noexcept {
   if (m_state != State::open) return;
+  if (m_tls) {
+    tls_close_notify();  // after the data written so far
+    if (m_state != State::open) return;
+  }
   send_unsent();  // the bytes written so far are sent before the connection closes
   if (m_state != State::open) return;
   m_state = State::closing;
@@ -315,7 +342,11 @@ void StreamTransport::close() noexcept {
   m_reading = false;
   m_eof = true;  // the reader sees EOF (Python: connection_lost -> feed_eof)
   wake_reader();
-  if (m_queued == 0) really_close();
+  if (m_queued == 0) {
+    really_close();
+  } else if (m_tls) {
+    tls_arm_shutdown_timer();  // the peer has ssl_shutdown_timeout to take the rest
+  }
 }
 
 void StreamTransport::abort() noexcept {
@@ -345,6 +376,7 @@ void StreamTransport::on_close(uv_handle_t* h) noexcept {
   auto* t = static_cast<StreamTransport*>(h->data);
   LoopImpl::detach(*t->m_loop, t->m_loop_handle);
   t->m_loop->impl().cancel_flush(*t);
+  if (t->m_tls) t->m_tls->shutdown_timer.cancel();
   t->m_state = State::closed;
   t->m_eof = true;
   t->wake_reader();

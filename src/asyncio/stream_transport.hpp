@@ -18,6 +18,10 @@
 // abort() and connection loss close it at once, and so does EventLoop::close() if the
 // connection is still open then. The object is deleted when the handle is closed and no handle
 // (shared_ptr) or suspended awaiter (pin()) refers to it any more — whichever comes last.
+// TLS (stream_tls.cpp): once start_tls() is called, what the socket reads is ciphertext for the
+// connection's SSLSession and m_buffer receives the plaintext it decrypts; write() encrypts and
+// sends the ciphertext through the same path as plaintext (deferral, queue, water marks: the
+// counts are of ciphertext bytes); close() sends close_notify first.
 #pragma once
 
 #include <uv.h>
@@ -29,6 +33,7 @@
 #include <string_view>
 
 #include "concur/asyncio/streams.hpp"
+#include "concur/ssl.hpp"
 #include "loop_impl.hpp"
 #include "byte_buffer.hpp"
 
@@ -36,6 +41,8 @@ namespace concur::asyncio::detail {
 
 /// A connection of `server` closed: unlink it (defined in stream_server.cpp).
 void server_client_closed(ServerState& server, StreamTransport& t) noexcept;
+
+struct TlsState;  // a TLS connection's session and shutdown timer (stream_tls.hpp)
 
 class StreamTransport : public FlushNode {  // the node: in the loop's flush list while m_unsent has bytes
  public:
@@ -98,6 +105,20 @@ class StreamTransport : public FlushNode {  // the node: in the loop's flush lis
   [[nodiscard]] std::optional<Address> peername() noexcept;
   [[nodiscard]] std::optional<Address> sockname() noexcept;
 
+  // ---- TLS (stream_tls.cpp) ----------------------------------------------------------------
+  /// From now on the connection speaks TLS through `session`: starts the handshake (a client
+  /// sends its ClientHello now). close() waits at most `shutdown_timeout` for the queued data
+  /// and close_notify to be sent, then aborts.
+  void start_tls(std::shared_ptr<ssl::detail::SSLSession> session, Timeout shutdown_timeout);
+  [[nodiscard]] bool tls() const noexcept { return m_tls != nullptr; }
+  /// The TLS session, or null for a plaintext connection.
+  [[nodiscard]] std::shared_ptr<ssl::detail::SSLSession> tls_session() const noexcept;
+  /// The handshake completed, failed, or the connection was lost or closed meanwhile.
+  [[nodiscard]] bool tls_handshake_settled() const noexcept;
+  /// After tls_handshake_settled(): returns if the handshake completed, else throws why it did
+  /// not (SSLError, SSLCertVerificationError, ConnectionResetError, the socket's error).
+  void tls_handshake_result() const;
+
   // ---- the server this connection was accepted by (ServerState keeps a list) ---------------
   ServerState* m_server = nullptr;
   StreamTransport* m_prev_client = nullptr;
@@ -105,8 +126,7 @@ class StreamTransport : public FlushNode {  // the node: in the loop's flush lis
   std::shared_ptr<const ClientConnected> m_client_connected;  // the server's callback, kept alive for its task
 
  private:
-  StreamTransport(EventLoop& loop, Kind kind, std::size_t limit) noexcept
-      : m_loop(&loop), m_limit(limit), m_kind(kind) {}
+  StreamTransport(EventLoop& loop, Kind kind, std::size_t limit) noexcept;  // out of line: TlsState is incomplete here
   ~StreamTransport();
   struct Deleter {
     void operator()(StreamTransport* t) const noexcept { t->release_handles(); }
@@ -137,6 +157,18 @@ class StreamTransport : public FlushNode {  // the node: in the loop's flush lis
   static void on_write(uv_write_t* req, int status) noexcept;
   static void on_close(uv_handle_t* h) noexcept;
   static void on_loop_close(LoopHandle* h) noexcept;
+  /// write() once the checks passed: sends (or defers, or queues) `total` bytes as they are.
+  void write_plain(const uv_buf_t* bufs, unsigned count, std::size_t total);
+  // TLS (stream_tls.cpp)
+  void tls_received(const char* data, std::size_t n) noexcept;  // ciphertext from the socket
+  void tls_write(const uv_buf_t* bufs, unsigned count);          // encrypts and sends
+  void tls_write_eof() noexcept;                                  // close_notify, reading goes on
+  void tls_close_notify() noexcept;                               // close(): close_notify
+  void tls_arm_shutdown_timer() noexcept;                         // close() waits for the queue
+  bool tls_advance_handshake() noexcept;  // runs the handshake on; false if the connection failed
+  void tls_send_output() noexcept;        // sends the ciphertext the session produced
+  void tls_fail(std::exception_ptr error) noexcept;  // a TLS error: send the alert, then abort
+  void flush_unsent() noexcept;  // send_unsent(), callable from other files (it is inlined here)
 
   union Handle {
     uv_handle_t handle;
@@ -156,6 +188,7 @@ class StreamTransport : public FlushNode {  // the node: in the loop's flush lis
   IoWait* m_read_waiter = nullptr; // the one task waiting for data (Python allows one reader)
   IoWaitList m_drain_waiters;
   IoWaitList m_closed_waiters;
+  std::unique_ptr<TlsState> m_tls;  // null on a plaintext connection (see stream_tls.hpp)
   int m_error = 0;                 // the libuv error that lost the connection (negative), or 0
   std::uint32_t m_pins = 0;        // suspended StreamAwaiters: never deleted while > 0
   Kind m_kind;

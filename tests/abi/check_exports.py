@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 NAMESPACES = {"concur", "threading", "asyncio", "multiprocessing", "futures", "queue", "detail",
-              "forkserver", "shm_tracker", "connection", "mpi"}
+              "forkserver", "shm_tracker", "connection", "mpi", "ssl"}
 # Symbols every shared object defines, whatever its code.
 LINKER_SYMBOLS = {"_init", "_fini", "_edata", "_end", "__bss_start"}
 

@@ -76,7 +76,7 @@ endforeach()
 
 # Depends: dpkg-shlibdeps found the shared libraries the binaries use; the component graph
 # made -dev and tools depend on the exact libconcur0.
-foreach(expected IN ITEMS libc6 libstdc\\+\\+6 libuv1 libfmt)
+foreach(expected IN ITEMS libc6 libstdc\\+\\+6 libuv1 libfmt libssl3)
   if(NOT depends_libconcur0 MATCHES "${expected}")
     message(FATAL_ERROR "libconcur0 Depends lacks ${expected}: ${depends_libconcur0}")
   endif()
@@ -86,7 +86,7 @@ foreach(name IN ITEMS libconcur-dev concur-tools)
     message(FATAL_ERROR "${name} does not depend on libconcur0 (= ${VERSION}...): ${depends_${name}}")
   endif()
 endforeach()
-foreach(expected IN ITEMS libuv1-dev libfmt-dev libcereal-dev)
+foreach(expected IN ITEMS libuv1-dev libfmt-dev libcereal-dev libssl-dev)
   if(NOT depends_libconcur-dev MATCHES "${expected}")
     message(FATAL_ERROR "libconcur-dev Depends lacks ${expected}: ${depends_libconcur-dev}")
   endif()

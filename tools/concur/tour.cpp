@@ -37,7 +37,10 @@ struct TourOptions {
 
 std::string known_names() {
   std::string out;
+  std::vector<std::string_view> seen;
   for (const TourStop& stop : tour_stops()) {
+    if (std::find(seen.begin(), seen.end(), stop.name) != seen.end()) continue;  // several stops, one name
+    seen.push_back(stop.name);
     if (!out.empty()) out += ", ";
     out += stop.name;
   }
@@ -63,13 +66,15 @@ int run_tour(const TourOptions& options) {
     for (const TourStop& stop : tour_stops()) stops.push_back(&stop);
   } else {
     for (const std::string& name : options.names) {
-      const auto all = tour_stops();
-      const auto it = std::find_if(all.begin(), all.end(), [&](const TourStop& s) { return s.name == name; });
-      if (it == all.end()) {
+      // Every stop of that program (an example may have a plaintext and a TLS stop).
+      const std::size_t before = stops.size();
+      for (const TourStop& s : tour_stops()) {
+        if (s.name == name) stops.push_back(&s);
+      }
+      if (stops.size() == before) {
         fmt::print(stderr, "concur tour: unknown example '{}'\nknown examples: {}\n", name, known_names());
         return 2;
       }
-      stops.push_back(&*it);
     }
   }
 

@@ -77,6 +77,13 @@ std::span<const TourStop> tour_stops() {
       {"http_server", "asyncio",
        "an HTTP/1.1 server on asyncio streams answers real clients (keep-alive, pipelining), then stops",
        {"--smoke"}, false},
+      // The same two over TLS (concur::ssl on OpenSSL), with a throwaway certificate.
+      {"scraper", "ssl",
+       "the scraper over HTTPS: TLS handshakes, certificate checks and encrypted streams, same code otherwise",
+       {"--urls", "20", "--limit", "5", "--tls"}, false},
+      {"http_server", "ssl",
+       "the HTTP server over HTTPS (--tls-cert/--tls-key; here a throwaway certificate) answers real clients",
+       {"--smoke", "--tls"}, false},
       {"echo_server", "asyncio", "a TCP echo server: 50 clients echo through it at once, then it stops",
        {"--smoke"}, false},
       {"chat_server", "asyncio",

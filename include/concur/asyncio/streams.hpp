@@ -67,7 +67,46 @@
 // asyncio::run()) is closed then, queued data dropped, as Python's asyncio.run() closes its
 // transports; handles may outlive their loop and behave as closed: is_closing() is true, the
 // reader is at EOF, write() raises RuntimeError, a Server has no socket.
-// Differences from Python: no SSL; sockets are not exposed (get_extra_info gives addresses,
+// TLS (Python's ssl= and start_tls, on OpenSSL; see concur/ssl.hpp):
+//
+//   auto ctx = ssl::create_default_context(ssl::Purpose::SERVER_AUTH, {.cafile = "ca.pem"});
+//   const asyncio::StreamOptions tls{.ssl = ctx};
+//   auto [reader, writer] = co_await asyncio::open_connection("localhost", 8443, tls);
+//   const asyncio::ServerOptions server_tls{.ssl = server_ctx};
+//   co_await asyncio::start_server(handle, "127.0.0.1", 8443, server_tls);
+//   co_await writer.start_tls(ctx, to_mail);   // STARTTLS; to_mail = {.server_hostname = "mail.example"}
+//
+//  * open_connection / open_unix_connection with `.ssl` return once the handshake completed;
+//    the certificate is checked against `.server_hostname` (default: the host; required for a
+//    Unix socket when the context checks hostnames). A server with `.ssl` runs its callback
+//    once a connection's handshake completed; a failed handshake just closes that connection
+//    (reported to the exception handler in debug mode only, as Python logs it only then).
+//  * Failures: ssl::SSLCertVerificationError ("certificate has expired", "Hostname mismatch,
+//    certificate is not valid for 'x'."), ssl::SSLError with OpenSSL's reason (also from a
+//    read, for an alert that arrives after the handshake, e.g. a TLS 1.3 server refusing the
+//    client's certificate), ConnectionResetError if the peer closes during the handshake,
+//    TimeoutError("SSL handshake is taking longer than 60.0 seconds: aborting the connection")
+//    after `.ssl_handshake_timeout` (60 s by default). Whatever ends a handshake early
+//    (failure, timeout, cancellation) aborts the connection: nothing is left open.
+//  * Once the handshake is done, reading, writing, drain(), limits, water marks (counted in
+//    bytes after encryption), cancellation and EventLoop::close() behave as on plaintext.
+//  * close() sends close_notify after the queued data and closes the socket once they are
+//    sent; if that takes longer than `.ssl_shutdown_timeout` (30 s) the connection is aborted.
+//    Unlike Python, it does not then wait for the peer's close_notify (TLS permits closing
+//    without it, and it spares a round trip). A peer's close_notify is EOF for the reader; the
+//    connection stays writable until this side closes (TLS 1.3's half-close; Python closes
+//    it at once). write_eof() sends close_notify and leaves the socket open (can_write_eof()
+//    is true; Python raises NotImplementedError for TLS).
+//  * StreamWriter::ssl_object() is Python's get_extra_info("ssl_object"): the TLS version,
+//    cipher, ALPN protocol and the peer's certificate.
+//  * A handshake timeout is TimeoutError, as documented for concur (Python 3.13 raises
+//    ConnectionAbortedError with the same message).
+//  * g++ 12 destroys twice a braced options list that holds a context or a string when it is
+//    written inside the co_await expression: with g++ 12, build such options first
+//    (`const asyncio::StreamOptions tls{.ssl = ctx}; co_await open_connection(h, p, tls);`).
+//    Clang, and options with plain values only ({.limit = n}), are not affected.
+//
+// Differences from Python: sockets are not exposed (get_extra_info gives addresses,
 // Server::sockets() the bound addresses); reuse_address is always on (libuv sets SO_REUSEADDR).
 #pragma once
 
@@ -86,6 +125,8 @@
 #include "concur/asyncio/transports.hpp"
 #include "concur/errors.hpp"
 #include "concur/export.hpp"
+#include "concur/ssl.hpp"
+#include "concur/timeout.hpp"
 
 namespace concur::asyncio {
 
@@ -187,6 +228,24 @@ struct StreamOptions {
   /// StreamReader's limit: the longest line readline() returns, and half the buffer size at
   /// which reading pauses. ValueError if 0.
   std::size_t limit = default_stream_limit;
+  /// TLS: the client context to connect with (see the file comment); nullopt: plaintext.
+  std::optional<ssl::SSLContext> ssl = std::nullopt;
+  /// The name the server's certificate must match and SNI sends (default: the host).
+  /// ValueError without `ssl`.
+  std::optional<std::string> server_hostname = std::nullopt;
+  /// How long the handshake may take (default 60 s); TimeoutError after it. ValueError without `ssl`.
+  std::optional<Timeout> ssl_handshake_timeout = std::nullopt;
+  /// How long close() may take to send the queued data and close_notify (default 30 s).
+  std::optional<Timeout> ssl_shutdown_timeout = std::nullopt;
+};
+
+/// Keyword arguments of StreamWriter::start_tls().
+struct StartTlsOptions {
+  /// The name the server's certificate must match (client side; required when the context
+  /// checks hostnames). Ignored on a server's connection.
+  std::optional<std::string> server_hostname = std::nullopt;
+  std::optional<Timeout> ssl_handshake_timeout = std::nullopt;  ///< default 60 s
+  std::optional<Timeout> ssl_shutdown_timeout = std::nullopt;   ///< default 30 s
 };
 
 /// Keyword arguments of start_server() / start_unix_server().
@@ -197,6 +256,10 @@ struct ServerOptions {
   /// bind the same port; the kernel spreads the connections among them.
   bool reuse_port = false;
   bool start_serving = true;                 ///< accept connections at once (else: start_serving())
+  /// TLS: the server context (PROTOCOL_TLS_SERVER, with load_cert_chain() done); nullopt: plaintext.
+  std::optional<ssl::SSLContext> ssl = std::nullopt;
+  std::optional<Timeout> ssl_handshake_timeout = std::nullopt;  ///< default 60 s; ValueError without `ssl`
+  std::optional<Timeout> ssl_shutdown_timeout = std::nullopt;   ///< default 30 s; ValueError without `ssl`
 };
 
 /// The reading half of a connection (Python's asyncio.StreamReader). See the file comment.
@@ -272,10 +335,20 @@ class CONCUR_API StreamWriter {
   /// when abort() drops the queued data raises ConnectionResetError too (Python's returns,
   /// although that data was never sent).
   detail::StreamAwaiter<detail::StreamOp::drain> drain() const { return detail::StreamAwaiter<detail::StreamOp::drain>(*transport()); }
-  /// True: TCP and Unix-domain streams can half-close.
+  /// True: TCP and Unix-domain streams can half-close (TLS ones with close_notify).
   [[nodiscard]] bool can_write_eof() const noexcept { return true; }
-  /// Shuts down the sending side once the queued data is sent (the peer reads EOF).
+  /// Shuts down the sending side once the queued data is sent (the peer reads EOF). On TLS:
+  /// sends close_notify; reading goes on.
   void write_eof();
+  /// Upgrades the connection to TLS (STARTTLS): waits for the queued data to drain, then runs
+  /// the handshake, as a server if the connection was accepted by a server, else as a client.
+  /// The bytes already buffered in the reader stay there as plaintext. Errors as for
+  /// open_connection with `ssl` (the connection is then aborted); RuntimeError if it already
+  /// uses TLS or another task is reading; ValueError as SSLContext's checks say.
+  Task<void> start_tls(ssl::SSLContext context, StartTlsOptions options = {});
+  /// The TLS state of the connection (Python's get_extra_info("ssl_object")), or nullopt for
+  /// plaintext.
+  [[nodiscard]] std::optional<ssl::SSLObject> ssl_object() const;
   /// Closes the connection once the queued data is sent; the reader sees EOF. Idempotent.
   void close();
   /// Closes at once, dropping queued data (Python's transport.abort()).
