@@ -53,9 +53,12 @@ for n in "$rounds" "$seconds" "$core"; do
   if ! [[ "$n" =~ ^[0-9]+$ ]]; then echo "$0: '$n' is not a whole number" >&2; exit 2; fi
 done
 [[ "$rounds" -ge 1 && "$seconds" -ge 1 ]] || { echo "$0: --rounds and --seconds must be at least 1" >&2; exit 2; }
-for tool in openssl taskset timeout python3; do
+for tool in openssl taskset timeout; do
   command -v "$tool" >/dev/null || { echo "$0: $tool is required" >&2; exit 2; }
 done
+# Debian's Python, where python3-uvloop is installed (a python3 earlier in PATH may lack it).
+python3=/usr/bin/python3
+[[ -x "$python3" ]] || python3="$(command -v python3)" || { echo "$0: python3 is required" >&2; exit 2; }
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -91,14 +94,14 @@ impls=()
 impls+=(concur)
 if [[ -x "$bin/bench_tls_asio" ]]; then impls+=(asio); else echo "note: Boost.Asio peer not built (libasio-dev)" >&2; fi
 impls+=(python)
-if python3 -c 'import uvloop' 2>/dev/null; then impls+=(uvloop); else echo "note: uvloop is not installed (python3-uvloop): its column is empty" >&2; fi
+if "$python3" -c 'import uvloop' 2>/dev/null; then impls+=(uvloop); else echo "note: uvloop is not installed (python3-uvloop): its column is empty" >&2; fi
 
 command_of() {  # implementation mode
   case "$1" in
     concur) echo "$bin/bench_tls_concur --mode $2 --seconds $seconds --dir $work" ;;
     asio) echo "$bin/bench_tls_asio --mode $2 --seconds $seconds --dir $work" ;;
-    python) echo "python3 $here/tls_python.py --mode $2 --seconds $seconds --dir $work --loop asyncio" ;;
-    uvloop) echo "python3 $here/tls_python.py --mode $2 --seconds $seconds --dir $work --loop uvloop" ;;
+    python) echo "$python3 $here/tls_python.py --mode $2 --seconds $seconds --dir $work --loop asyncio" ;;
+    uvloop) echo "$python3 $here/tls_python.py --mode $2 --seconds $seconds --dir $work --loop uvloop" ;;
   esac
 }
 
@@ -121,9 +124,9 @@ for ((round = 0; round < rounds; round++)); do
   echo "round $((round + 1))/$rounds done" >&2
 done
 
-echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), nproc $(nproc), $(uname -sr); $(openssl version); $(python3 --version)"
+echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), nproc $(nproc), $(uname -sr); $(openssl version); $("$python3" --version)"
 echo "Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg); every run pinned to core $core; medians of $rounds round(s) of ${seconds} s"
-python3 - "$results" "$check" <<'PY'
+"$python3" - "$results" "$check" <<'PY'
 import statistics
 import sys
 from collections import defaultdict
