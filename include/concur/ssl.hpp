@@ -84,8 +84,11 @@ class CONCUR_API SSLError : public OSError {
 /// 'x'.").
 class CONCUR_API SSLCertVerificationError : public SSLError {
  public:
+  /// The error for OpenSSL's verify result `verify_code` and its text `verify_message`.
   SSLCertVerificationError(long verify_code, const std::string& verify_message);
+  /// OpenSSL's X509_V_ERR_* value (Python's verify_code).
   [[nodiscard]] long verify_code() const noexcept { return m_code; }
+  /// Its text, e.g. "certificate has expired" (Python's verify_message).
   [[nodiscard]] const std::string& verify_message() const noexcept;
 
  private:
@@ -124,20 +127,20 @@ struct VerifyLocations {
 /// in Python: subject {("countryName", "FR"), ("commonName", "localhost")}, subjectAltName
 /// {("DNS", "localhost"), ("IP Address", "127.0.0.1")}; dates as "Jan  1 00:00:00 2030 GMT".
 struct Certificate {
-  std::vector<std::pair<std::string, std::string>> subject;
-  std::vector<std::pair<std::string, std::string>> issuer;
+  std::vector<std::pair<std::string, std::string>> subject;  ///< the subject's name, field by field
+  std::vector<std::pair<std::string, std::string>> issuer;   ///< the issuer's name, field by field
   long version = 0;          ///< 3 for X.509 v3
   std::string serialNumber;  ///< upper-case hexadecimal
-  std::string notBefore;
-  std::string notAfter;
-  std::vector<std::pair<std::string, std::string>> subjectAltName;
+  std::string notBefore;  ///< start of validity, "Jan  1 00:00:00 2030 GMT"
+  std::string notAfter;   ///< end of validity, same form
+  std::vector<std::pair<std::string, std::string>> subjectAltName;  ///< ("DNS", name) and ("IP Address", address) entries
 };
 
 /// Python's SSLObject.cipher() tuple: (name, protocol, secret bits).
 struct Cipher {
   std::string name;      ///< "TLS_AES_256_GCM_SHA384"
   std::string protocol;  ///< "TLSv1.3"
-  int secret_bits = 0;
+  int secret_bits = 0;   ///< the symmetric key's strength in bits (256)
 };
 
 // ---- SSLContext --------------------------------------------------------------------------
@@ -170,13 +173,17 @@ class CONCUR_API SSLContext {
   [[nodiscard]] bool check_hostname() const noexcept;
   /// As Python: turning it on with CERT_NONE switches verify_mode to CERT_REQUIRED.
   void set_check_hostname(bool enabled);
+  /// Whether and how the peer's certificate is required and verified (Python's verify_mode).
   [[nodiscard]] VerifyMode verify_mode() const noexcept;
   /// ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.") as in Python.
   void set_verify_mode(VerifyMode mode);
+  /// The oldest protocol version a handshake may settle on (Python's minimum_version).
   [[nodiscard]] TLSVersion minimum_version() const noexcept;
   /// ValueError for a version OpenSSL does not support.
   void set_minimum_version(TLSVersion version);
+  /// The newest protocol version a handshake may settle on (Python's maximum_version).
   [[nodiscard]] TLSVersion maximum_version() const noexcept;
+  /// Sets maximum_version(); ValueError for a version OpenSSL does not support.
   void set_maximum_version(TLSVersion version);
   /// The protocols offered (client) or accepted in this order of preference (server) by ALPN,
   /// e.g. {"h2", "http/1.1"}. ValueError for an empty or over-255-byte name.
@@ -204,6 +211,7 @@ CONCUR_API SSLContext create_default_context(Purpose purpose = Purpose::SERVER_A
 /// One TLS connection's negotiated state (Python's ssl.SSLObject, read-only part).
 class CONCUR_API SSLObject {
  public:
+  /// Internal: the view of connection `s` (StreamWriter::ssl_object() makes it).
   explicit SSLObject(std::shared_ptr<detail::SSLSession> s) noexcept : m_session(std::move(s)) {}
 
   /// "TLSv1.3", "TLSv1.2", ...; nullopt before the handshake completed.

@@ -34,6 +34,8 @@ struct MPIPoolOptions {
   std::optional<int> max_workers = std::nullopt;  ///< worker ranks to use; nullopt: all. ValueError if <= 0
 };
 
+/// mpi4py.futures.MPIPoolExecutor: ProcessPoolExecutor's interface over the worker ranks of
+/// an MPI job (see the top of this file).
 class CONCUR_API MPIPoolExecutor {
  public:
   /// Work crosses into other processes (see asyncio/threads.hpp's run_in_executor).
