@@ -133,7 +133,6 @@ class Engine {
   void run();
   bool send_all(std::vector<std::shared_ptr<Link>>& links);
   void send_cancels(const std::vector<std::pair<int, std::uint64_t>>& cancels);
-  bool test_sends();
   void receive(const MPI_Status& st);
 
   std::mutex m_mutex;  // guards m_links, m_cancels, m_wakeups, m_thread
@@ -144,19 +143,6 @@ class Engine {
   std::thread m_thread;  // never joined: it returns once MPI is finalized (see run)
 
   // The Engine's thread only:
-  struct Sending {
-    std::string message;
-    mp::detail::UniqueFd blob;
-    void* mapped = nullptr;
-    std::size_t mapped_size = 0;
-    std::vector<MPI_Request> requests;
-    Sending() = default;
-    Sending(const Sending&) = delete;
-    Sending& operator=(const Sending&) = delete;
-    ~Sending() {
-      if (mapped != nullptr) ::munmap(mapped, mapped_size);
-    }
-  };
   std::list<Sending> m_sending;
 };
 
@@ -196,21 +182,6 @@ bool Engine::send_all(std::vector<std::shared_ptr<Link>>& links) {
     }
   }
   return any;
-}
-
-bool Engine::test_sends() {
-  bool progressed = false;
-  for (auto it = m_sending.begin(); it != m_sending.end();) {
-    int done = 0;
-    check(MPI_Testall(static_cast<int>(it->requests.size()), it->requests.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
-    if (done != 0) {
-      it = m_sending.erase(it);
-      progressed = true;
-    } else {
-      ++it;
-    }
-  }
-  return progressed;
 }
 
 void Engine::receive(const MPI_Status& st) {
@@ -312,7 +283,7 @@ void Engine::run() {
       send_cancels(cancels);
       cancels.clear();
       if (send_all(links)) active = true;
-      if (!m_sending.empty() && test_sends()) active = true;
+      if (!m_sending.empty() && test_sends(m_sending)) active = true;
       for (;;) {
         int flag = 0;
         MPI_Status st;

@@ -20,12 +20,18 @@
 // that was killed (terminate()) is received and dropped.
 #pragma once
 
+#include <concur/multiprocessing/detail/unique_fd.hpp>
+
 #include <mpi.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <list>
+#include <string>
+#include <vector>
 
 namespace concur::mpi::detail {
 
@@ -95,5 +101,36 @@ class Backoff {
  private:
   std::chrono::microseconds m_delay{1};
 };
+
+/// A message on its way: the buffers MPI reads from, kept until its requests complete.
+struct Sending {
+  std::string message;
+  void* mapped = nullptr;
+  std::size_t mapped_size = 0;
+  concur::multiprocessing::detail::UniqueFd blob;
+  std::vector<MPI_Request> requests;
+  Sending() = default;
+  Sending(const Sending&) = delete;
+  Sending& operator=(const Sending&) = delete;
+  ~Sending() {
+    if (mapped != nullptr) ::munmap(mapped, mapped_size);
+  }
+};
+
+/// Drops the messages of `sending` whose requests have all completed; returns whether any did.
+inline bool test_sends(std::list<Sending>& sending) {
+  bool progressed = false;
+  for (auto it = sending.begin(); it != sending.end();) {
+    int done = 0;
+    check(MPI_Testall(static_cast<int>(it->requests.size()), it->requests.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+    if (done != 0) {
+      it = sending.erase(it);
+      progressed = true;
+    } else {
+      ++it;
+    }
+  }
+  return progressed;
+}
 
 }  // namespace concur::mpi::detail

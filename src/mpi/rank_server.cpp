@@ -50,21 +50,6 @@ struct Outgoing {
   std::uint64_t run_ns = 0;
 };
 
-// A result on its way: the buffers MPI reads from, kept until its requests complete.
-struct Sending {
-  std::string message;
-  void* mapped = nullptr;
-  std::size_t mapped_size = 0;
-  mp::detail::UniqueFd blob;
-  std::vector<MPI_Request> requests;
-  Sending() = default;
-  Sending(const Sending&) = delete;
-  Sending& operator=(const Sending&) = delete;
-  ~Sending() {
-    if (mapped != nullptr) ::munmap(mapped, mapped_size);
-  }
-};
-
 int rank_number() { return concur::mpi::rank(); }
 
 }  // namespace
@@ -88,7 +73,6 @@ class RankServer {
   void receive_cancel();
   [[noreturn]] void stop();
   void send(Outgoing& o);
-  bool test_sends();
   void post_error(std::uint64_t id, std::uint64_t epoch, ResultKind kind, const mp::Payload& encoded);
 
   std::unique_ptr<mp::Pool> m_pool;  // this thread only
@@ -253,21 +237,6 @@ void RankServer::send(Outgoing& o) {
   }
 }
 
-bool RankServer::test_sends() {
-  bool progressed = false;
-  for (auto it = m_sending.begin(); it != m_sending.end();) {
-    int done = 0;
-    check(MPI_Testall(static_cast<int>(it->requests.size()), it->requests.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
-    if (done != 0) {
-      it = m_sending.erase(it);
-      progressed = true;
-    } else {
-      ++it;
-    }
-  }
-  return progressed;
-}
-
 void RankServer::stop() {
   m_pool->terminate();
   m_pool->join();
@@ -275,7 +244,7 @@ void RankServer::stop() {
   // Rank 0 receives (and drops) whatever is still on its way until every rank acknowledged.
   Backoff backoff;
   while (!m_sending.empty()) {
-    if (test_sends()) {
+    if (test_sends(m_sending)) {
       backoff.reset();
     } else {
       std::this_thread::sleep_for(backoff.next());
@@ -302,7 +271,7 @@ void RankServer::run() {
       send(o);
       active = true;
     }
-    if (!m_sending.empty() && test_sends()) active = true;
+    if (!m_sending.empty() && test_sends(m_sending)) active = true;
     for (;;) {
       int flag = 0;
       MPI_Status st;
