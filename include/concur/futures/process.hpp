@@ -39,6 +39,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ranges>
 #include <string>
@@ -153,22 +154,19 @@ class ProcessMapResults {
   std::optional<std::chrono::steady_clock::time_point> m_deadline;
 };
 
-/// concurrent.futures.ProcessPoolExecutor: calls run in worker processes of a
-/// multiprocessing::Pool and their results come back in Futures (see the file comment, for
-/// the differences from Python too). Every member may be called from any thread.
-class CONCUR_API ProcessPoolExecutor {
+/// Python's Executor interface (submit, map, shutdown) over a process pool of type `PoolT`:
+/// multiprocessing::Pool for ProcessPoolExecutor, mpi::Pool for MPIPoolExecutor
+/// (concur/mpi/futures.hpp). Construct one of those; this class holds what they share.
+/// Every member may be called from any thread.
+template <class PoolT>
+class BasicProcessPoolExecutor {
  public:
   /// Work crosses into other processes: asyncio::run_in_executor() hands this executor the
   /// function and the arguments themselves (a closure cannot cross), see asyncio/threads.hpp.
   using process_executor_tag = void;
 
-  /// Starts the workers. ValueError if max_workers <= 0; ValueError, OSError, ProcessError as
-  /// Pool.
-  explicit ProcessPoolExecutor(ProcessPoolOptions options = {});
-  ProcessPoolExecutor(const ProcessPoolExecutor&) = delete;
-  ProcessPoolExecutor& operator=(const ProcessPoolExecutor&) = delete;
-  /// shutdown(wait = true).
-  ~ProcessPoolExecutor();
+  BasicProcessPoolExecutor(const BasicProcessPoolExecutor&) = delete;
+  BasicProcessPoolExecutor& operator=(const BasicProcessPoolExecutor&) = delete;
 
   /// Schedules fn(args...) in a worker. RuntimeError after shutdown.
   template <class F, class... Args>
@@ -182,7 +180,11 @@ class CONCUR_API ProcessPoolExecutor {
     std::vector<multiprocessing::detail::PoolTask> tasks;
     tasks.push_back(multiprocessing::detail::make_task<F, ArgTuple>(fn, one, one + 1, 1));
     tasks.back().sink = std::make_shared<detail::FutureSink<R>>(future);
-    submit_tasks(std::move(tasks));
+    try {
+      pool().submit(std::move(tasks), "submit");
+    } catch (const ValueError&) {  // the pool closed between check_open() and here
+      throw RuntimeError("cannot schedule new futures after shutdown");
+    }
     return future;
   }
 
@@ -223,12 +225,34 @@ class CONCUR_API ProcessPoolExecutor {
   }
 
   /// Stops accepting work; with `cancel_futures`, cancels what has not started; with `wait`,
-  /// returns once every worker has exited. Idempotent.
-  void shutdown(bool wait = true, bool cancel_futures = false);
+  /// returns once every submitted task is done and the workers have stopped. Idempotent.
+  void shutdown(bool wait = true, bool cancel_futures = false) {
+    m_shutdown.store(true, std::memory_order_release);
+    if (cancel_futures) pool().cancel_pending();
+    m_pool.close();
+    if (wait) {
+      std::scoped_lock lock(m_join_mutex);
+      if (!m_joined) {
+        m_pool.join();
+        m_joined = true;
+      }
+    }
+  }
+
+ protected:
+  /// Starts the pool: PoolT(pool_args...).
+  template <class... A>
+  explicit BasicProcessPoolExecutor(A&&... pool_args) : m_pool(std::forward<A>(pool_args)...) {}
+  /// shutdown(wait = true).
+  ~BasicProcessPoolExecutor() { shutdown(true); }
 
  private:
-  void check_open() const;
-  void submit_tasks(std::vector<multiprocessing::detail::PoolTask> tasks);
+  // The Pool's executor-only members (submit, stream, cancel_pending) are private to it.
+  multiprocessing::Pool& pool() { return m_pool; }
+
+  void check_open() const {
+    if (m_shutdown.load(std::memory_order_acquire)) throw RuntimeError("cannot schedule new futures after shutdown");
+  }
 
   template <class F, class... Rs>
   auto map_ranges(F fn, std::optional<Timeout> timeout, std::size_t chunksize, Rs&&... rs) {
@@ -238,7 +262,7 @@ class CONCUR_API ProcessPoolExecutor {
     using ArgTuple = std::tuple<std::ranges::range_value_t<Rs>...>;
     auto results = [&] {
       if constexpr (sizeof...(Rs) == 1) {
-        return m_pool.stream<F, ArgTuple>(fn, std::forward<Rs>(rs)..., chunksize, true, "map");
+        return pool().template stream<F, ArgTuple>(fn, std::forward<Rs>(rs)..., chunksize, true, "map");
       } else {
         // The argument tuples, zipped up to the shortest range, then one task per chunk of them.
         std::vector<ArgTuple> zipped;
@@ -250,15 +274,28 @@ class CONCUR_API ProcessPoolExecutor {
             (++std::get<I>(its), ...);
           }
         }(std::index_sequence_for<Rs...>());
-        return m_pool.stream<F, ArgTuple>(fn, zipped, chunksize, true, "map");
+        return pool().template stream<F, ArgTuple>(fn, zipped, chunksize, true, "map");
       }
     }();
     using R = typename decltype(results.begin())::value_type;
     return ProcessMapResults<R>(std::move(results), deadline);
   }
 
-  multiprocessing::Pool m_pool;
+  PoolT m_pool;
   std::atomic<bool> m_shutdown{false};
+  std::mutex m_join_mutex;  // serializes the join of shutdown(wait = true)
+  bool m_joined = false;    // guarded by m_join_mutex
+};
+
+/// concurrent.futures.ProcessPoolExecutor: calls run in worker processes of a
+/// multiprocessing::Pool and their results come back in Futures (see the file comment, for
+/// the differences from Python too): submit, map and shutdown are BasicProcessPoolExecutor's.
+/// Every member may be called from any thread.
+class CONCUR_API ProcessPoolExecutor : public BasicProcessPoolExecutor<multiprocessing::Pool> {
+ public:
+  /// Starts the workers. ValueError if max_workers <= 0; ValueError, OSError, ProcessError as
+  /// Pool.
+  explicit ProcessPoolExecutor(ProcessPoolOptions options = {});
 };
 
 }  // namespace concur::futures

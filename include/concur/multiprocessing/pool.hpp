@@ -96,7 +96,8 @@
 #include <vector>
 
 namespace concur::futures {
-class ProcessPoolExecutor;
+template <class PoolT>
+class BasicProcessPoolExecutor;
 }
 namespace concur::mpi::detail {
 struct PoolAccess;
@@ -369,8 +370,9 @@ class CONCUR_API Pool {
   // Cancels the queued tasks whose sink agrees (ProcessPoolExecutor::shutdown).
   void cancel_pending();
 
-  friend class concur::futures::ProcessPoolExecutor;
-  friend struct concur::mpi::detail::PoolAccess;  // concur/mpi/detail/pool_access.hpp
+  template <class PoolT>
+  friend class concur::futures::BasicProcessPoolExecutor;  // ProcessPoolExecutor, MPIPoolExecutor
+  friend struct concur::mpi::detail::PoolAccess;            // concur/mpi/detail/pool_access.hpp
 
   std::unique_ptr<detail::PoolCore> m_core;  // null only in a moved-from Pool
 };
