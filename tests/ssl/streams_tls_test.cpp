@@ -23,13 +23,7 @@ using namespace std::chrono_literals;
 using asyncio::StreamReader;
 using asyncio::StreamWriter;
 using asyncio::Task;
-using ssl::testing_support::cert_path;
-using ssl::testing_support::client_context;
-using ssl::testing_support::client_tls;
-using ssl::testing_support::client_tls_with;
-using ssl::testing_support::server_context;
-using ssl::testing_support::server_tls;
-using ssl::testing_support::server_tls_with;
+using namespace ssl::testing_support;  // the certificates, contexts and TLS options of the tests
 
 namespace {
 
