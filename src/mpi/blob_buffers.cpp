@@ -51,11 +51,21 @@ std::shared_ptr<BlobBuffers::Buffer> BlobBuffers::take(std::size_t size) {
 
 void BlobBuffers::give_back(Buffer* b) noexcept {
   std::unique_ptr<Buffer> owned(b);
+  if (owned->capacity > max_kept_bytes) return;  // too large to keep
   std::scoped_lock lock(m_mutex);
-  std::size_t bytes = owned->capacity;
+  // The most recently used buffers stay: when the set is full, the one given back longest ago
+  // goes (unmapped and closed), so buffers of an earlier size do not crowd out today's.
+  try {
+    m_free.push_back(std::move(owned));
+  } catch (...) {
+    return;  // no room to keep it: `owned` still has it, and frees it
+  }
+  std::size_t bytes = 0;
   for (const auto& f : m_free) bytes += f->capacity;
-  if (m_free.size() < max_kept && bytes <= max_kept_bytes) m_free.push_back(std::move(owned));
-  // else: unmapped and closed here
+  while (m_free.size() > max_kept || bytes > max_kept_bytes) {
+    bytes -= m_free.front()->capacity;
+    m_free.erase(m_free.begin());
+  }
 }
 
 BlobBuffers& blob_buffers() {

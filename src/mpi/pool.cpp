@@ -17,12 +17,12 @@
 
 #include "blob_buffers.hpp"
 #include "runtime_impl.hpp"
+#include "send_mappings.hpp"
 
 #include <fmt/core.h>
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,6 +144,7 @@ class Engine {
 
   // The Engine's thread only:
   std::list<Sending> m_sending;
+  SendMappings m_mappings;
 };
 
 bool Engine::send_all(std::vector<std::shared_ptr<Link>>& links) {
@@ -161,23 +162,8 @@ bool Engine::send_all(std::vector<std::shared_ptr<Link>>& links) {
       check(MPI_Isend(s.message.data(), static_cast<int>(s.message.size()), MPI_BYTE, link->rank, tag_task, MPI_COMM_WORLD,
                       &s.requests.back()),
             "MPI_Isend");
-      if (o.blob_size > 0) {
-        // Straight from the shared memory the arguments were serialized into: no copy of ours.
-        s.blob = std::move(o.blob);
-        s.mapped_size = o.blob_size;
-        s.mapped = ::mmap(nullptr, s.mapped_size, PROT_READ, MAP_SHARED, s.blob.get(), 0);
-        if (s.mapped == MAP_FAILED) {
-          s.mapped = nullptr;
-          std::fprintf(stderr, "concur::mpi: rank 0: mmap of a task's arguments: %s; aborting the job\n", std::strerror(errno));
-          MPI_Abort(MPI_COMM_WORLD, 1);
-        }
-        for (std::size_t at = 0; at < s.mapped_size; at += max_piece) {
-          const auto n = static_cast<int>(std::min<std::size_t>(max_piece, s.mapped_size - at));
-          s.requests.emplace_back();
-          check(MPI_Isend(static_cast<char*>(s.mapped) + at, n, MPI_BYTE, link->rank, tag_blob, MPI_COMM_WORLD, &s.requests.back()),
-                "MPI_Isend");
-        }
-      }
+      // Straight from the shared memory the arguments were serialized into: no copy of ours.
+      if (o.blob_size > 0) send_blob(s, m_mappings, o.blob.get(), o.blob_size, link->rank, tag_blob, "a task's arguments");
       any = true;
     }
   }

@@ -20,16 +20,14 @@
 // that was killed (terminate()) is received and dropped.
 #pragma once
 
-#include <concur/multiprocessing/detail/unique_fd.hpp>
-
 #include <mpi.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -105,16 +103,8 @@ class Backoff {
 /// A message on its way: the buffers MPI reads from, kept until its requests complete.
 struct Sending {
   std::string message;
-  void* mapped = nullptr;
-  std::size_t mapped_size = 0;
-  concur::multiprocessing::detail::UniqueFd blob;
+  std::shared_ptr<const unsigned char> blob;  // its block's mapping (send_mappings.hpp), or null
   std::vector<MPI_Request> requests;
-  Sending() = default;
-  Sending(const Sending&) = delete;
-  Sending& operator=(const Sending&) = delete;
-  ~Sending() {
-    if (mapped != nullptr) ::munmap(mapped, mapped_size);
-  }
 };
 
 /// Drops the messages of `sending` whose requests have all completed; returns whether any did.

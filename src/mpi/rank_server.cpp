@@ -13,11 +13,11 @@
 
 #include "blob_buffers.hpp"
 #include "runtime_impl.hpp"
+#include "send_mappings.hpp"
 
 #include <fmt/core.h>
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,6 +79,7 @@ class RankServer {
   std::uint64_t m_cancelled = 0;     // results of pools up to this epoch are dropped (this thread)
   std::size_t m_outstanding = 0;     // tasks received and not yet answered (this thread)
   std::list<Sending> m_sending;      // this thread only
+  SendMappings m_mappings;           // this thread only
 
   std::mutex m_mutex;  // guards m_outbox
   std::condition_variable m_cv;
@@ -219,22 +220,8 @@ void RankServer::send(Outgoing& o) {
   s.requests.emplace_back();
   check(MPI_Isend(s.message.data(), static_cast<int>(s.message.size()), MPI_BYTE, 0, tag_result, MPI_COMM_WORLD, &s.requests.back()),
         "MPI_Isend");
-  if (h.blob_size == 0) return;
   // Sent straight from the shared memory the worker process encoded the block into.
-  s.blob = std::move(o.payload.blob);
-  s.mapped_size = h.blob_size;
-  s.mapped = ::mmap(nullptr, s.mapped_size, PROT_READ, MAP_SHARED, s.blob.get(), 0);
-  if (s.mapped == MAP_FAILED) {
-    s.mapped = nullptr;
-    std::fprintf(stderr, "concur::mpi: rank %d: mmap of a result: %s; aborting the job\n", rank_number(), std::strerror(errno));
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
-  for (std::size_t at = 0; at < s.mapped_size; at += max_piece) {
-    const auto n = static_cast<int>(std::min<std::size_t>(max_piece, s.mapped_size - at));
-    s.requests.emplace_back();
-    check(MPI_Isend(static_cast<char*>(s.mapped) + at, n, MPI_BYTE, 0, tag_result_blob, MPI_COMM_WORLD, &s.requests.back()),
-          "MPI_Isend");
-  }
+  if (h.blob_size > 0) send_blob(s, m_mappings, o.payload.blob.get(), h.blob_size, 0, tag_result_blob, "a result");
 }
 
 void RankServer::stop() {

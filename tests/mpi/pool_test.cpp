@@ -101,6 +101,26 @@ TEST(MpiPool, LargeContiguousPayloadsCrossBothWays) {
   pool.join();
 }
 
+TEST(MpiPool, ReusedSharedMemoryCarriesEachBlocksOwnBytes) {
+  REQUIRE_WORKER_RANKS();
+  mpi::Pool pool;
+  // Blocks of changing sizes, round after round: the files they travel in are reused (and
+  // grown) on both sides, and their mappings kept; every block must arrive as it was sent.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::tuple<int, double>> args;
+    for (int i = 0; i < 24; ++i) args.emplace_back(20000 + ((i * 7919 + round * 104729) % 5) * 40000, 0.5 + i + round);
+    const auto vectors = pool.starmap(ramp, args);
+    ASSERT_EQ(vectors.size(), args.size());
+    const auto sums = pool.map(sum, vectors, 1);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      ASSERT_EQ(vectors[i], ramp(std::get<0>(args[i]), std::get<1>(args[i]))) << "round " << round << ", block " << i;
+      EXPECT_DOUBLE_EQ(sums[i], std::accumulate(vectors[i].begin(), vectors[i].end(), 0.0));
+    }
+  }
+  pool.close();
+  pool.join();
+}
+
 TEST(MpiPool, ExceptionsComeBackWithTheirTypes) {
   REQUIRE_WORKER_RANKS();
   mp::register_exception<Registered>();
