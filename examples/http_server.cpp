@@ -14,7 +14,7 @@
 // answers to one batch go out in one write. Requests are parsed by common/http_parser.hpp,
 // which answers 400 to malformed requests, 431 to headers over --max-header-bytes, 413 to
 // bodies over --max-body (and closes that connection); nothing a client sends can crash it.
-// Each connection is one task whose frame, buffer and socket hold well under 1 KiB while idle,
+// Each connection is one task whose frame and transport hold about 1.1 KiB while idle,
 // so 10,000 keep-alive clients cost a few MiB; the server raises its own open-file limit.
 //
 // Abusive clients cannot hold it:
