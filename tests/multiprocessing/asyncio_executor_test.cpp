@@ -11,16 +11,14 @@
 #include <gtest/gtest.h>
 
 // The fork server's environment first, then libuv's (see asyncio_test_support.hpp).
+#include "fork_server_support.hpp"
 #include "mp_test_environment.hpp"
 // clang-format off
 #include "../asyncio/asyncio_test_support.hpp"
 // clang-format on
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -170,15 +168,8 @@ void send_index_on_each(std::vector<mp::Connection> ends) {
 
 TEST(ForkServerAfterAnEventLoop, DescriptorsHandedToAChildSurviveLibuvsForkHandler) {
   // Replace the fork server (started before libuv by the environment) by one forked now.
-  mp::forkserver::ensure_running();
-  const int server = mp::detail::forkserver_pid();
-  ASSERT_GT(server, 0);
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
-  ASSERT_GE(pidfd, 0);
-  ASSERT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
-  pollfd dead{pidfd, POLLIN, 0};
-  ASSERT_EQ(::poll(&dead, 1, 60'000), 1);
-  ::close(pidfd);
+  int server = 0;
+  ASSERT_TRUE(concur_mp_test::kill_fork_server(server, 60'000));
   mp::forkserver::ensure_running();
   ASSERT_NE(mp::detail::forkserver_pid(), server);
 

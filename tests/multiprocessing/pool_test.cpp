@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "capturing_excepthook.hpp"
+#include "fork_server_support.hpp"
 #include "input_range_support.hpp"
 #include "mp_test_environment.hpp"
 
@@ -860,16 +861,9 @@ TEST(PoolForkServer, AKilledForkServerLosesNoTaskAndThePoolGoesOnWithANewOne) {
   mp::Pool pool({.processes = 2, .maxtasksperchild = 250, .start_method = "forkserver"});
   auto it = pool.imap(square, numbers(0, 2000));
   EXPECT_EQ(it.next(30s), 0);
-  const int server = mp::detail::forkserver_pid();
-  ASSERT_GT(server, 0);
-  // Through a pidfd: the manager may reap the dead server at any moment (when it replaces a
-  // worker), and the pid is then free for reuse.
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
-  ASSERT_GE(pidfd, 0);
-  ASSERT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
-  pollfd dead{pidfd, POLLIN, 0};
-  ASSERT_EQ(::poll(&dead, 1, 30'000), 1);
-  ::close(pidfd);
+  // The manager may reap the dead server at any moment (when it replaces a worker).
+  int server = 0;
+  ASSERT_TRUE(concur_mp_test::kill_fork_server(server, 30'000));
   // Every result arrives, each within a bound (next(timeout) raises TimeoutError, not hang).
   for (int i = 1; i < 2000; ++i) ASSERT_EQ(it.next(30s), i * i) << "item " << i;
   EXPECT_EQ(it.next(30s), std::nullopt);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fork_server_support.hpp"
 #include "mp_test_environment.hpp"
 
 #include <poll.h>
@@ -111,15 +112,8 @@ std::chrono::nanoseconds process_cpu_time() {
 /// Kills the running fork server (our child) and waits until it is dead, leaving it to be
 /// reaped by the next start. Returns its pid.
 int kill_the_fork_server() {
-  mp::forkserver::ensure_running();
-  const int server = mp::detail::forkserver_pid();
-  EXPECT_GT(server, 0);
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, server, 0));
-  EXPECT_GE(pidfd, 0);
-  EXPECT_EQ(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0), 0);
-  pollfd dead{pidfd, POLLIN, 0};
-  EXPECT_EQ(::poll(&dead, 1, 30'000), 1);
-  ::close(pidfd);
+  int server = 0;
+  EXPECT_TRUE(concur_mp_test::kill_fork_server(server, 30'000));
   return server;
 }
 
