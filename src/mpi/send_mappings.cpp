@@ -2,6 +2,8 @@
 // SendMappings and send_blob (see send_mappings.hpp).
 #include "send_mappings.hpp"
 
+#include <concur/mpi/runtime.hpp>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace concur::mpi::detail {
@@ -17,9 +20,7 @@ namespace {
 
 [[noreturn]] void fail(const char* what, const char* call) {
   const int err = errno;
-  int rank = -1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  std::fprintf(stderr, "concur::mpi: rank %d: %s of %s: %s; aborting the job\n", rank, call, what, std::strerror(err));
+  std::fprintf(stderr, "concur::mpi: rank %d: %s of %s: %s; aborting the job\n", concur::mpi::rank(), call, what, std::strerror(err));
   MPI_Abort(MPI_COMM_WORLD, 1);
   std::abort();  // MPI_Abort does not return
 }
