@@ -8,6 +8,8 @@
 //   chunkbig_tasks_per_s    map(square, 1,000,000 ints, chunksize 10,000)
 //   payload_mib_per_s       map over 64 vectors of 1 MiB (bytes), chunksize 1: MiB of
 //                           arguments per second (each task touches two bytes and the size)
+//   payload_view_mib_per_s  the same with a function that takes a std::span (a view of the
+//                           bytes where they arrived) instead of a std::vector (a copy)
 // then the same three throughputs with concur's local multiprocessing::Pool of as many
 // processes as there are worker ranks (local_*), the ceiling on one machine.
 #include <concur/mpi.hpp>
@@ -19,6 +21,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <ranges>
+#include <span>
 #include <vector>
 
 namespace mp = concur::multiprocessing;
@@ -28,6 +31,7 @@ namespace {
 
 long square(long x) { return x * x; }
 std::uint64_t touch(const std::vector<std::uint8_t>& v) { return v.front() + v.back() + v.size(); }
+std::uint64_t touch_view(std::span<const std::uint8_t> v) { return v.front() + v.back() + v.size(); }
 
 /// 0, ..., n - 1 (clang 14 cannot compile libstdc++ 12's std::views::iota).
 std::vector<long> numbers(long n) {
@@ -43,7 +47,7 @@ double median(std::vector<double> v) {
 
 template <class Pool>
 void measure(Pool& pool, const char* prefix, int reps) {
-  std::vector<double> c1, cb, mib;
+  std::vector<double> c1, cb, mib, view;
   const std::vector<std::vector<std::uint8_t>> payloads(64, std::vector<std::uint8_t>(1 << 20, 7));
   for (int r = 0; r < reps; ++r) {
     auto t0 = Clock::now();
@@ -55,10 +59,13 @@ void measure(Pool& pool, const char* prefix, int reps) {
     t0 = Clock::now();
     auto c = pool.map(touch, payloads, 1);
     mib.push_back(64 / std::chrono::duration<double>(Clock::now() - t0).count());
-    if (a.back() != 19999L * 19999L || b.back() != 999999L * 999999L || c.front() != 14 + (1 << 20)) std::abort();
+    t0 = Clock::now();
+    auto d = pool.map(touch_view, payloads, 1);
+    view.push_back(64 / std::chrono::duration<double>(Clock::now() - t0).count());
+    if (a.back() != 19999L * 19999L || b.back() != 999999L * 999999L || c.front() != 14 + (1 << 20) || d != c) std::abort();
   }
-  fmt::print("{}chunk1_tasks_per_s {:.1f}\n{}chunkbig_tasks_per_s {:.1f}\n{}payload_mib_per_s {:.1f}\n", prefix, median(c1), prefix,
-             median(cb), prefix, median(mib));
+  fmt::print("{}chunk1_tasks_per_s {:.1f}\n{}chunkbig_tasks_per_s {:.1f}\n{}payload_mib_per_s {:.1f}\n{}payload_view_mib_per_s {:.1f}\n",
+             prefix, median(c1), prefix, median(cb), prefix, median(mib), prefix, median(view));
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -316,11 +317,19 @@ class RankChannel final : public mp::detail::WorkerChannel {
     h.entry = function_ref(reinterpret_cast<std::uintptr_t>(task.entry));
     h.fn = function_ref(task.fn);
     h.blob_size = task.chunk.blob ? task.chunk.blob_size : 0;
+    if (h.blob_size > 0 && shares_files_with(m_link->rank)) {
+      // The rank opens the file itself (shared_files.hpp): it stays open here while the
+      // manager keeps the task, i.e. until the rank answered.
+      struct stat st {};
+      if (::fstat(task.chunk.blob.get(), &st) != 0) throw_os_error(errno, "fstat");
+      h.blob_file = RemoteFile{static_cast<std::int32_t>(::getpid()), task.chunk.blob.get(), static_cast<std::uint64_t>(st.st_dev),
+                               static_cast<std::uint64_t>(st.st_ino)};
+    }
     Link::Outgoing o;
     o.message.resize(sizeof h + task.chunk.bytes.size());
     std::memcpy(o.message.data(), &h, sizeof h);
     std::memcpy(o.message.data() + sizeof h, task.chunk.bytes.data(), task.chunk.bytes.size());
-    if (h.blob_size > 0) {
+    if (h.blob_size > 0 && h.blob_file.pid == 0) {
       // A descriptor of its own (the manager keeps the task, and may re-send it).
       const int copy = ::fcntl(task.chunk.blob.get(), F_DUPFD_CLOEXEC, 3);
       if (copy < 0) throw_os_error(errno, "dup");

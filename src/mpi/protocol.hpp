@@ -6,7 +6,9 @@
 //
 //   rank 0 -> worker   tag_task     TaskHeader + the chunk's encoded arguments; then, when the
 //                                   chunk has a shared-memory block of blob_size bytes, that
-//                                   block in tag_blob messages of at most 1 GiB each
+//                                   block in tag_blob messages of at most 1 GiB each — unless
+//                                   the header names rank 0's file of it (blob_file), which a
+//                                   worker rank on the same machine opens (shared_files.hpp)
 //                      tag_cancel   CancelHeader: kill what the pool of that epoch is running
 //                      tag_exit     (empty) rank 0's program is exiting: stop, then ack
 //   worker -> rank 0   tag_result   ResultHeader + encoded results, or (type, message) of an
@@ -21,6 +23,8 @@
 #pragma once
 
 #include <mpi.h>
+
+#include "shared_files.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -56,6 +60,7 @@ struct TaskHeader {
   FunctionRef entry;
   FunctionRef fn;
   std::uint64_t blob_size = 0;
+  RemoteFile blob_file;  // pid 0: the block follows as tag_blob messages
 };
 
 enum class ResultKind : std::uint32_t {

@@ -14,6 +14,7 @@
 #include "blob_buffers.hpp"
 #include "runtime_impl.hpp"
 #include "send_mappings.hpp"
+#include "shared_files.hpp"
 
 #include <fmt/core.h>
 
@@ -80,6 +81,7 @@ class RankServer {
   std::size_t m_outstanding = 0;     // tasks received and not yet answered (this thread)
   std::list<Sending> m_sending;      // this thread only
   SendMappings m_mappings;           // this thread only
+  RemoteFiles m_remote_files;        // this thread only
 
   std::mutex m_mutex;  // guards m_outbox
   std::condition_variable m_cv;
@@ -156,7 +158,12 @@ void RankServer::receive_task(const MPI_Status& st) {
   std::memcpy(&h, message.data(), sizeof h);
   mp::Payload chunk;
   chunk.bytes = message.substr(sizeof h);
-  if (h.blob_size > 0) {
+  std::string unreadable;  // why rank 0's file of the block could not be opened
+  if (h.blob_size > 0 && h.blob_file.pid != 0) {
+    // On rank 0's machine: its file, opened here and read in place by the worker process.
+    chunk.blob = m_remote_files.open(h.blob_file, h.blob_size, unreadable);
+    chunk.blob_size = h.blob_size;
+  } else if (h.blob_size > 0) {
     // Received straight into the shared memory the worker process decodes from (a reused
     // file, see blob_buffers.hpp; the task holds it until it is answered).
     auto buffer = blob_buffers().take(h.blob_size);
@@ -174,6 +181,10 @@ void RankServer::receive_task(const MPI_Status& st) {
     chunk.blob_lease = std::move(buffer);
   }
   if (h.epoch <= m_cancelled) return;  // its pool was terminated
+  if (!unreadable.empty()) {
+    post_error(h.id, h.epoch, ResultKind::crash, mp::serialize(unreadable));
+    return;
+  }
   mp::detail::PoolTask task;
   try {
     task.entry = reinterpret_cast<mp::detail::TaskEntry>(function_address(h.entry));

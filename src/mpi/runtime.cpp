@@ -6,6 +6,7 @@
 #include <concur/multiprocessing/context.hpp>
 
 #include "runtime_impl.hpp"
+#include "shared_files.hpp"
 
 #include <fmt/core.h>
 
@@ -255,6 +256,7 @@ void init(int& argc, char**& argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   detail::check_fingerprints();
+  detail::probe_shared_files();
   if (detail::g_rank != 0) detail::serve();
   std::atexit(detail::finish_at_exit);
 }

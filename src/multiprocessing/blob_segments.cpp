@@ -53,8 +53,17 @@ class SegmentPool : public std::enable_shared_from_this<SegmentPool> {
     {
       std::scoped_lock lock(m_mutex);
       if (!m_free.empty()) {
-        s = std::move(m_free.back());  // the most recently used: its pages are the warmest
-        m_free.pop_back();
+        // The one with the most pages already in place (the most recently freed of those):
+        // how large this blob will be is not known yet, and a segment only ever written to
+        // 80 KB costs a page fault and a zeroed page for every 4 KiB a 1 MiB blob adds — with
+        // segments of both sizes free, taking the last freed left blocks of 1 MiB faulting in
+        // pages on every map that followed a map of smaller ones.
+        auto best = m_free.end() - 1;
+        for (auto it = m_free.begin(); it != m_free.end(); ++it) {
+          if ((*it)->touched > (*best)->touched) best = it;
+        }
+        s = std::move(*best);
+        m_free.erase(best);
         m_free_bytes -= s->touched;
       }
     }

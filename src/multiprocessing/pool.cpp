@@ -44,9 +44,14 @@ Pool& Pool::operator=(Pool&& other) noexcept {
 }
 Pool::~Pool() = default;  // PoolCore's destructor terminates and joins
 
-void Pool::submit(std::vector<detail::PoolTask> tasks, const char* job) {
+void Pool::submit(std::vector<detail::PoolTask> tasks, const char* job) { (void)submit_part(tasks, job, 0, true); }
+std::uint64_t Pool::submit_part(std::vector<detail::PoolTask>& tasks, const char* job, std::uint64_t job_id, bool last) {
   if (!m_core) throw ValueError("Pool not running");
-  m_core->submit(std::move(tasks), job);
+  return m_core->submit(tasks, job, job_id, last);
+}
+void Pool::end_job(std::uint64_t job_id) noexcept {
+  std::vector<detail::PoolTask> none;
+  if (m_core) (void)m_core->submit(none, "", job_id, true);
 }
 void Pool::close() {
   if (m_core) m_core->close();

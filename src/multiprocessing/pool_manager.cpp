@@ -52,26 +52,37 @@ void PoolCore::wake() {
   [[maybe_unused]] const ssize_t n = ::write(m_wake.get(), &one, sizeof one);
 }
 
-void PoolCore::submit(std::vector<PoolTask> tasks, const char* job) {
-  std::exception_ptr broken;
+std::uint64_t PoolCore::submit(std::vector<PoolTask>& tasks, const char* job, std::uint64_t job_id, bool last) {
+  std::exception_ptr failed;
   {
     std::scoped_lock lock(m_mutex);
-    if (m_state != State::running) throw ValueError("Pool not running");
-    const std::uint64_t id = ++m_next_job;
+    if (job_id == 0) {
+      if (m_state != State::running) throw ValueError("Pool not running");
+      job_id = ++m_next_job;
+      if (!last) ++m_open_jobs;
+    } else if (last) {
+      --m_open_jobs;
+    }
     for (auto& t : tasks) {
       t.job = job;
-      t.job_id = id;
+      t.job_id = job_id;
     }
-    broken = m_broken;
-    if (!broken) {
+    // A later part of a job that was started: queued even once the pool is closed (the
+    // manager waits for it), failed at once when the pool is broken or being terminated.
+    if (m_broken) {
+      failed = m_broken;
+    } else if (m_state == State::terminating) {
+      failed = std::make_exception_ptr(ProcessError("the pool was terminated before the task completed"));
+    } else {
       for (auto& t : tasks) m_queue.push_back(std::move(t));
     }
   }
-  if (broken) {
-    for (auto& t : tasks) t.sink->fail(t.index, broken);
-    return;
+  if (failed) {
+    for (auto& t : tasks) t.sink->fail(t.index, failed);
   }
+  tasks.clear();
   wake();
+  return job_id;
 }
 
 void PoolCore::cancel_pending() {
@@ -217,7 +228,8 @@ void PoolCore::on_ended(PoolWorker& w) {
     std::scoped_lock lock(m_mutex);
     for (auto it = back.rbegin(); it != back.rend(); ++it) m_queue.push_front(std::move(*it));
     // After close(), a worker is replaced only while work remains for it.
-    replace = !m_broken && !w.channel->closed() && (m_state == State::running || (m_state == State::closed && !m_queue.empty()));
+    const bool work_left = !m_queue.empty() || m_open_jobs != 0;
+    replace = !m_broken && !w.channel->closed() && (m_state == State::running || (m_state == State::closed && work_left));
   }
   if (replace) {
     try {
@@ -279,7 +291,7 @@ void PoolCore::manager() {
           }
         }
       }
-      queue_empty = m_queue.empty();
+      queue_empty = m_queue.empty() && m_open_jobs == 0;
     }
     if (state == State::terminating) break;
     for (std::size_t i = 0; i < m_workers.size(); ++i) {

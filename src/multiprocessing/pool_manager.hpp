@@ -49,7 +49,10 @@ class PoolCore {
   PoolCore(const PoolCore&) = delete;
   PoolCore& operator=(const PoolCore&) = delete;
 
-  void submit(std::vector<PoolTask> tasks, const char* job);
+  /// Queues `tasks` (leaving it empty) as a part of job `job_id`, or of a new job when it is
+  /// 0 (ValueError unless running); `last`: the job has no more parts (see Pool::submit_job).
+  /// Returns the job's id.
+  std::uint64_t submit(std::vector<PoolTask>& tasks, const char* job, std::uint64_t job_id, bool last);
   void close();
   void terminate();
   void join();
@@ -77,10 +80,12 @@ class PoolCore {
   const std::shared_ptr<void> m_blob_segments = retain_blob_segments();
   UniqueFd m_wake;  // eventfd: submit/close/terminate wake the manager
 
-  std::mutex m_mutex;                 // guards m_state, m_queue, m_next_job, m_broken
+  std::mutex m_mutex;                 // guards m_state, m_queue, m_next_job, m_open_jobs, m_broken
   State m_state = State::running;
   std::deque<PoolTask> m_queue;       // submitted, not yet handed to a worker
   std::uint64_t m_next_job = 0;
+  std::size_t m_open_jobs = 0;        // jobs whose later parts are still being made: a closed
+                                      // pool's workers stay until they are in
   std::exception_ptr m_broken;        // set when a worker's initializer failed
 
   // Manager-thread only:

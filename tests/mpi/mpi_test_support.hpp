@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,31 @@ inline double sum(std::vector<double> v) {
   double s = 0;
   for (double x : v) s += x;
   return s;
+}
+inline double sum_view(std::span<const double> v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s;
+}
+/// The name of the mapping of this process that holds the view's bytes (/proc/self/maps).
+inline std::string where_the_view_is(std::span<const std::uint8_t> v) {
+  const auto at = reinterpret_cast<std::uintptr_t>(v.data());
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream fields(line);
+    std::string range;
+    std::string skip;
+    fields >> range >> skip >> skip >> skip >> skip;  // range, perms, offset, device, inode
+    const auto dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    const auto lo = std::stoull(range.substr(0, dash), nullptr, 16);
+    const auto hi = std::stoull(range.substr(dash + 1), nullptr, 16);
+    if (at < lo || at >= hi) continue;
+    std::string name;
+    std::getline(fields >> std::ws, name);
+    return name;
+  }
+  return "";
 }
 // A vector of `n` doubles (n * 8 bytes: 1 MiB for 131072), each its index times `scale`.
 inline std::vector<double> ramp(int n, double scale) {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <numeric>
 #include <ranges>
 #include <set>
@@ -116,6 +117,28 @@ TEST(MpiPool, ReusedSharedMemoryCarriesEachBlocksOwnBytes) {
       ASSERT_EQ(vectors[i], ramp(std::get<0>(args[i]), std::get<1>(args[i]))) << "round " << round << ", block " << i;
       EXPECT_DOUBLE_EQ(sums[i], std::accumulate(vectors[i].begin(), vectors[i].end(), 0.0));
     }
+  }
+  pool.close();
+  pool.join();
+}
+
+TEST(MpiPool, AFunctionTakingAViewReadsTheBlockWhereItArrived) {
+  REQUIRE_WORKER_RANKS();
+  mpi::Pool pool;
+  std::vector<std::vector<double>> vectors;
+  for (int n : {0, 3, 5000, 131072, 200000}) vectors.push_back(ramp(n, 0.5));
+  std::vector<double> expected;
+  for (const auto& v : vectors) expected.push_back(std::accumulate(v.begin(), v.end(), 0.0));
+  EXPECT_EQ(pool.map(sum_view, vectors, 1), expected);
+  EXPECT_EQ(pool.map(sum_view, vectors, 2), expected);
+  // On one machine a worker rank opens rank 0's shared memory, and the worker process reads
+  // the block there; with CONCUR_MPI_SHARED_FILES=0 (as between machines) the block crosses
+  // by MPI into the worker rank's own shared memory.
+  const char* shared = std::getenv("CONCUR_MPI_SHARED_FILES");
+  const bool by_message = shared != nullptr && std::string(shared) == "0";
+  const std::vector<std::vector<std::uint8_t>> blocks(4, std::vector<std::uint8_t>(1 << 20, 7));
+  for (const auto& where : pool.map(where_the_view_is, blocks, 1)) {
+    EXPECT_NE(where.find(by_message ? "memfd:concur-mpi-block" : "memfd:concur-blob"), std::string::npos) << where;
   }
   pool.close();
   pool.join();

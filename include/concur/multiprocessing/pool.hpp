@@ -16,9 +16,12 @@
 //
 // Inputs are any input range, its end a sentinel or not (std::views::iota(0) |
 // std::views::take_while(...), std::ranges::istream_view, a filter): each is read once, in
-// the calling thread, before any of its tasks is submitted, as Python's map reads its
-// iterable into a list first. An exception thrown while reading it reaches the caller of
-// map/imap/... and submits nothing (Python's imap raises it from the result's next() instead).
+// the calling thread, before map/imap/... returns, as Python's map reads its iterable into a
+// list first. One whose size is not known up front is read whole before anything is
+// submitted: an exception thrown while reading it reaches the caller and submits nothing
+// (Python's imap raises it from the result's next() instead). The chunks of a sized range go
+// to the workers as they are encoded, so that the workers start on the first while the
+// calling thread encodes the rest.
 //
 // Crash-proof (better than Python, whose Pool hangs forever when a worker dies — cpython
 // issue 96062): each worker has its own channel, so the pool knows which task every worker
@@ -184,6 +187,9 @@ inline std::size_t pool_processes(std::optional<int> processes) {
   return static_cast<std::size_t>(*processes);
 }
 
+/// A map's chunks go to the pool in parts of about this many encoded bytes (see submit_job).
+inline constexpr std::size_t job_part_bytes = std::size_t{256} << 10;
+
 /// Python's default map chunksize: ceil(len / (4 * processes)), at least 1.
 inline std::size_t default_chunksize(std::size_t items, std::size_t processes) {
   const std::size_t per = processes * 4;
@@ -305,49 +311,69 @@ class CONCUR_API Pool {
     return AsyncResult<detail::task_result_t<F, ArgTuple>>(std::move(state));
   }
 
-  // Cuts `items` into tasks of `chunksize` items (0: Python's default from the item count).
-  // Every element is read once, before anything is submitted (as Python's map makes a list of
-  // its iterable first): a range whose size is not known up front (an istream_view, a
-  // take_while, a filter) is copied into a vector first, and an exception thrown while reading
-  // the input leaves the pool untouched and reaches the caller.
-  template <class F, class ArgTuple, class Range>
-  std::vector<detail::PoolTask> make_tasks(F fn, Range&& items, std::size_t& chunksize, std::size_t& total) {
+  // Cuts `items` into chunks of `chunksize` items (0: Python's default from the item count)
+  // and submits them as one job while it makes them: the workers start on the first chunks
+  // while later ones are still being encoded (encoding a map of 1 MiB arguments takes about
+  // as long as the workers take to run it). `make_sink(total, chunks, chunksize)` gives the
+  // job's ResultSink before any chunk is made. Every element is read once (as Python's map
+  // makes a list of its iterable first): a range whose size is not known up front (an
+  // istream_view, a take_while, a filter) is copied into a vector first, so an exception
+  // thrown while reading such an input leaves the pool untouched and reaches the caller. An
+  // exception while encoding reaches the caller too; the chunks submitted before it run, and
+  // their results are dropped with the job (nothing can wait for it: the call threw).
+  template <class F, class ArgTuple, class Range, class MakeSink>
+  auto submit_job(F fn, Range&& items, std::size_t chunksize, const char* job, MakeSink make_sink) {
     if constexpr (std::ranges::forward_range<Range> && std::ranges::sized_range<Range>) {
-      total = static_cast<std::size_t>(std::ranges::distance(items));
+      const auto total = static_cast<std::size_t>(std::ranges::distance(items));
       if (chunksize == 0) chunksize = detail::default_chunksize(total, processes());
-      std::vector<detail::PoolTask> tasks;
-      tasks.reserve(total / chunksize + 1);
-      auto it = std::ranges::begin(items);
-      for (std::size_t first = 0; first < total; first += chunksize) {
-        const std::size_t n = std::min(chunksize, total - first);
-        auto last = std::ranges::next(it, static_cast<std::ranges::range_difference_t<Range>>(n));
-        tasks.push_back(detail::make_task<F, ArgTuple>(fn, it, last, n));
-        tasks.back().index = tasks.size() - 1;
-        tasks.back().first_item = first;
-        it = last;
+      const std::size_t chunks = total / chunksize + (total % chunksize != 0 ? 1 : 0);
+      auto sink = make_sink(total, chunks, chunksize);
+      std::vector<detail::PoolTask> batch;
+      std::size_t batch_bytes = 0;
+      std::uint64_t job_id = 0;  // 0 until the first part went out
+      try {
+        auto it = std::ranges::begin(items);
+        for (std::size_t first = 0; first < total; first += chunksize) {
+          const std::size_t n = std::min(chunksize, total - first);
+          auto last = std::ranges::next(it, static_cast<std::ranges::range_difference_t<Range>>(n));
+          auto& t = batch.emplace_back(detail::make_task<F, ArgTuple>(fn, it, last, n));
+          t.sink = sink;
+          t.index = first / chunksize;
+          t.first_item = first;
+          batch_bytes += t.chunk.bytes.size() + t.chunk.blob_size;
+          it = last;
+          if (batch_bytes >= detail::job_part_bytes && first + n < total) {
+            job_id = submit_part(batch, job, job_id, false);
+            batch_bytes = 0;
+          }
+        }
+      } catch (...) {
+        if (job_id != 0) end_job(job_id);
+        throw;
       }
-      return tasks;
+      (void)submit_part(batch, job, job_id, true);  // ValueError when not running, even for no items (as Python)
+      return sink;
     } else {
       std::vector<std::ranges::range_value_t<Range>> copy;
       const auto end = std::ranges::end(items);
       for (auto it = std::ranges::begin(items); it != end; ++it) copy.push_back(*it);
-      return make_tasks<F, ArgTuple>(fn, copy, chunksize, total);
+      return submit_job<F, ArgTuple>(fn, copy, chunksize, job, std::move(make_sink));
     }
   }
 
   template <class F, class ArgTuple, class Range, class R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>>
   auto collect(F fn, Range&& items, std::size_t chunksize, const char* job, Callbacks<std::vector<R>> callbacks) {
-    std::size_t total = 0;
-    auto tasks = make_tasks<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, total);
-    std::vector<std::size_t> offsets;
-    offsets.reserve(tasks.size());
-    for (const auto& t : tasks) offsets.push_back(t.first_item);
-    auto state = std::make_shared<detail::CollectState<R>>(
-        total, std::move(offsets),
-        detail::CollectCallbacks<R>{std::move(callbacks.callback), std::move(callbacks.error_callback)});
-    for (auto& t : tasks) t.sink = state;
-    const bool empty = tasks.empty();
-    submit(std::move(tasks), job);  // ValueError when not running, even for no items (as Python)
+    bool empty = false;
+    auto state = submit_job<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, job,
+                                         [&](std::size_t total, std::size_t chunks, std::size_t size) {
+                                           empty = chunks == 0;
+                                           std::vector<std::size_t> offsets(chunks);
+                                           for (std::size_t i = 0; i < chunks; ++i) offsets[i] = i * size;
+                                           return std::make_shared<detail::CollectState<R>>(
+                                               total, std::move(offsets),
+                                               detail::CollectCallbacks<R>{std::move(callbacks.callback),
+                                                                           std::move(callbacks.error_callback)});
+                                         });
     if (empty) state->settle_empty();
     return MapResult<R>(std::move(state));
   }
@@ -358,14 +384,20 @@ class CONCUR_API Pool {
   auto stream(F fn, Range&& items, std::size_t chunksize, bool ordered, const char* job) {
     if (chunksize == 0) throw ValueError("chunksize must be at least 1");
     using R = detail::wire_result_t<detail::task_result_t<F, ArgTuple>>;
-    std::size_t total = 0;
-    auto tasks = make_tasks<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, total);
-    auto state = std::make_shared<detail::StreamState<R>>(tasks.size(), ordered);
-    for (auto& t : tasks) t.sink = state;
-    submit(std::move(tasks), job);
+    auto state = submit_job<F, ArgTuple>(fn, std::forward<Range>(items), chunksize, job, [&](std::size_t, std::size_t chunks, std::size_t) {
+      return std::make_shared<detail::StreamState<R>>(chunks, ordered);
+    });
     return IMapIterator<R>(std::move(state));
   }
 
+  // One part of a job (see submit_job): `tasks` are queued (and `tasks` left empty) under
+  // `job_id`, or under a new job's id when it is 0 — ValueError then when the pool is not
+  // running; a job already started takes its later parts even once the pool is closed.
+  // `last`: the job is complete (a closed pool's workers exit only once no job is open).
+  // Returns the job's id.
+  std::uint64_t submit_part(std::vector<detail::PoolTask>& tasks, const char* job, std::uint64_t job_id, bool last);
+  // Ends a started job without more parts (its encoding failed).
+  void end_job(std::uint64_t job_id) noexcept;
   void submit(std::vector<detail::PoolTask> tasks, const char* job);
   // Cancels the queued tasks whose sink agrees (ProcessPoolExecutor::shutdown).
   void cancel_pending();

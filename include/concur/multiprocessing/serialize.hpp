@@ -228,6 +228,22 @@ class InputArchive : public cereal::InputArchive<InputArchive, cereal::AllowEmpt
     }
     m_blob_pos += size;
   }
+  /// Where a block of `size` bytes lies in memory this archive reads (the message itself, or
+  /// the receiver's mapping of the blob), consumed as load_block would consume it; null,
+  /// consuming nothing, when the blob is read through its descriptor. SerializationError when
+  /// the block is not there.
+  const unsigned char* view_block(std::size_t size) {
+    check_block(size);
+    if (size < shared_memory_threshold) {
+      const auto* at = reinterpret_cast<const unsigned char*>(m_bytes.data()) + m_pos;
+      m_pos += size;
+      return at;
+    }
+    if (m_blob_view == nullptr) return nullptr;
+    const unsigned char* at = m_blob_view + m_blob_pos;
+    m_blob_pos += size;
+    return at;
+  }
   /// SerializationError unless a block of `size` bytes is really left where load_block would
   /// read it (inline or in the blob): called before a container is sized for the block.
   void check_block(std::uint64_t size) const {
@@ -339,11 +355,48 @@ void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::vector<T, A>& vec) {
   vec.clear();
   if constexpr (std::is_arithmetic_v<T>) {
     const std::size_t bytes = checked_block_bytes(ar, n, sizeof(T));
-    vec.resize(static_cast<std::size_t>(n));
-    ar(cereal::binary_data(vec.data(), bytes));
+    const unsigned char* at = ar.view_block(bytes);
+    if (at != nullptr && reinterpret_cast<std::uintptr_t>(at) % alignof(T) == 0) {
+      // Copied straight into the new elements (resize() would zero them first: for a block
+      // of megabytes that costs as much as the copy).
+      const T* first = reinterpret_cast<const T*>(at);
+      vec.assign(first, first + n);
+    } else {
+      vec.resize(static_cast<std::size_t>(n));
+      if (at != nullptr) {
+        if (bytes != 0) std::memcpy(vec.data(), at, bytes);
+      } else {
+        ar(cereal::binary_data(vec.data(), bytes));
+      }
+    }
   } else {
     load_elements(ar, vec, n);
   }
+}
+
+/// Thrown while decoding a view (below) whose bytes cannot be viewed in place: the caller
+/// decodes the owning type instead.
+struct ViewUnavailable {};
+
+/// A std::vector<T>'s encoding decoded as a view of its elements where they lie (see
+/// InputArchive::view_block; ViewUnavailable when they are not in memory or misaligned). For
+/// a task function's parameters (detail/pool_task.hpp): valid while the message is.
+template <class T>
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::span<const T>& view) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  const unsigned char* at = ar.view_block(checked_block_bytes(ar, n, sizeof(T)));
+  if (at == nullptr || reinterpret_cast<std::uintptr_t>(at) % alignof(T) != 0) throw ViewUnavailable{};
+  view = std::span<const T>(reinterpret_cast<const T*>(at), static_cast<std::size_t>(n));
+}
+/// A std::string's encoding decoded as a view of its characters, as for std::span above.
+inline void CEREAL_LOAD_FUNCTION_NAME(InputArchive& ar, std::string_view& view) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  const unsigned char* at = ar.view_block(checked_block_bytes(ar, n, 1));
+  if (at == nullptr) throw ViewUnavailable{};
+  view = std::string_view(reinterpret_cast<const char*>(at), static_cast<std::size_t>(n));
 }
 
 template <class T, class A>
@@ -433,20 +486,16 @@ Payload serialize(const T& value) {
   return serialize_as<T>(value);
 }
 
-/// Decodes a T from `bytes` (+ the blob descriptor and size that came with them, or the
-/// receiver's mapping of the blob).
-/// Throws SerializationError when the bytes are truncated, corrupt, hold another type, or do
-/// not match the blob; never reads out of bounds.
-template <class T>
-T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size = 0, std::span<detail::UniqueFd> fds = {},
-              const unsigned char* blob_view = nullptr) {
-  static_assert(Serializable<T>,
-                "concur::multiprocessing: this type cannot cross a process boundary (see serialize()).");
+/// Decodes what serialize<Declared> encoded as a T that decodes the same encoding (T may hold
+/// views of the bytes, see detail/pool_task.hpp): checked as a Declared.
+template <class Declared, class T>
+T deserialize_as(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size = 0, std::span<detail::UniqueFd> fds = {},
+                 const unsigned char* blob_view = nullptr) {
   if (bytes.size() < detail::payload_header_size) detail::InputArchive::fail("truncated header");
   std::uint64_t header[2];
   std::memcpy(header, bytes.data(), sizeof header);
-  if (header[0] != detail::type_fingerprint<T>())
-    detail::InputArchive::fail(std::string("the message does not hold a ") + typeid(T).name());
+  if (header[0] != detail::type_fingerprint<Declared>())
+    detail::InputArchive::fail(std::string("the message does not hold a ") + typeid(Declared).name());
   if (header[1] != blob_size || (blob_size != 0 && blob_fd < 0 && blob_view == nullptr))
     detail::InputArchive::fail("shared-memory block size mismatch");
   // (a blob_view is a mapping whose owner checked the file's size, see SegmentMappings)
@@ -468,6 +517,23 @@ T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size 
   return value;
 }
 
+/// Decodes a T from `bytes` (+ the blob descriptor and size that came with them, or the
+/// receiver's mapping of the blob).
+/// Throws SerializationError when the bytes are truncated, corrupt, hold another type, or do
+/// not match the blob; never reads out of bounds.
+template <class T>
+T deserialize(std::string_view bytes, int blob_fd = -1, std::uint64_t blob_size = 0, std::span<detail::UniqueFd> fds = {},
+              const unsigned char* blob_view = nullptr) {
+  static_assert(Serializable<T>,
+                "concur::multiprocessing: this type cannot cross a process boundary (see serialize()).");
+  return deserialize_as<T, T>(bytes, blob_fd, blob_size, fds, blob_view);
+}
+
+/// deserialize_as of a Payload that carries no descriptors.
+template <class Declared, class T>
+T deserialize_as(const Payload& payload) {
+  return deserialize_as<Declared, T>(payload.bytes, payload.blob.get(), payload.blob_size, {}, payload.blob_view);
+}
 /// Decodes a Payload produced by serialize<T>. Descriptors it carries are moved out of it.
 template <class T>
 T deserialize(Payload& payload) {

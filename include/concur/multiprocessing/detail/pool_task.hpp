@@ -22,7 +22,9 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -117,6 +119,95 @@ std::optional<FlatElements> flat_elements(const Payload& p) noexcept {
   return FlatElements{p.bytes.data() + flat_header_size, bytes / sizeof(T)};
 }
 
+// ---- arguments a function reads in place: a parameter std::span<const T> (T a number) takes
+// a std::vector<T> argument, std::string_view a std::string, as views of the received bytes ----
+
+/// The parameter types of a plain function or of a lambda's (non-template) call operator.
+template <class F>
+struct param_types {
+  static constexpr bool known = false;
+};
+template <class R, class... P>
+struct param_types<R (*)(P...)> {
+  static constexpr bool known = true;
+  using type = std::tuple<P...>;
+};
+template <class R, class... P>
+struct param_types<R (*)(P...) noexcept> : param_types<R (*)(P...)> {};
+template <class M>
+struct member_params {
+  static constexpr bool known = false;
+};
+template <class R, class C, class... P>
+struct member_params<R (C::*)(P...) const> : param_types<R (*)(P...)> {};
+template <class R, class C, class... P>
+struct member_params<R (C::*)(P...) const noexcept> : param_types<R (*)(P...)> {};
+template <class F>
+  requires std::is_class_v<F> && requires { &F::operator(); }
+struct param_types<F> : member_params<decltype(&F::operator())> {};
+
+/// What argument A is decoded as for parameter P: a view when P is one of A's elements.
+template <class A, class P>
+struct view_arg {
+  using type = A;
+};
+template <class T>
+  requires flat_wire_v<T>
+struct view_arg<std::vector<T>, std::span<const T>> {
+  using type = std::span<const T>;
+};
+template <>
+struct view_arg<std::string, std::string_view> {
+  using type = std::string_view;
+};
+
+template <class ArgTuple, class Params>
+struct view_args {
+  using type = ArgTuple;
+};
+template <class... A, class... P>
+  requires(sizeof...(A) == sizeof...(P))
+struct view_args<std::tuple<A...>, std::tuple<P...>> {
+  using type = std::tuple<typename view_arg<A, std::remove_cvref_t<P>>::type...>;
+};
+
+/// The tuple a chunk's items are decoded as for F: views where F takes them (`any`).
+template <class F, class ArgTuple>
+struct ViewArgs {
+  using type = ArgTuple;
+  static constexpr bool any = false;
+};
+template <class F, class ArgTuple>
+  requires param_types<F>::known
+struct ViewArgs<F, ArgTuple> {
+  using type = typename view_args<ArgTuple, typename param_types<F>::type>::type;
+  static constexpr bool any = !std::is_same_v<type, ArgTuple>;
+};
+
+/// Calls fn on each item (a tuple of arguments, or the one number of a flat chunk) and
+/// encodes the results.
+template <class W, class F, class Items>
+Payload apply_items(F fn, Items& items) {
+  std::vector<W> out;
+  out.reserve(items.size());
+  for (auto& item : items) {
+    auto args = [&] {
+      if constexpr (requires { std::tuple_size<std::remove_cvref_t<decltype(item)>>::value; }) {
+        return std::move(item);
+      } else {
+        return std::tuple(item);
+      }
+    }();
+    if constexpr (std::is_void_v<decltype(std::apply(fn, std::move(args)))>) {
+      std::apply(fn, std::move(args));
+      out.emplace_back();
+    } else {
+      out.push_back(std::apply(fn, std::move(args)));
+    }
+  }
+  return serialize(out);
+}
+
 /// Runs in the worker: decodes a chunk, applies the function to each item, encodes results.
 using TaskEntry = Payload (*)(std::uintptr_t fn, Payload& chunk);
 
@@ -140,25 +231,22 @@ Payload run_chunk(std::uintptr_t word, Payload& chunk) {
       return out;
     }
   }
-  auto items = deserialize<typename ChunkWire<ArgTuple>::type>(chunk);
-  std::vector<W> out;
-  out.reserve(items.size());
-  for (auto& item : items) {
-    auto args = [&] {
-      if constexpr (ChunkWire<ArgTuple>::flat) {
-        return std::tuple(item);
-      } else {
-        return std::move(item);
+  if constexpr (ViewArgs<F, ArgTuple>::any) {
+    // The function takes views: its std::vector / std::string arguments are read where they
+    // arrived (the chunk's bytes, or the receiver's mapping of its shared-memory block), not
+    // copied — unless the block is read through its descriptor, or misaligned for its type.
+    if (chunk.blob_size == 0 || chunk.blob_view != nullptr) {
+      using Views = typename ViewArgs<F, ArgTuple>::type;
+      std::optional<std::vector<Views>> views;
+      try {
+        views = deserialize_as<std::vector<ArgTuple>, std::vector<Views>>(chunk);
+      } catch (const ViewUnavailable&) {
       }
-    }();
-    if constexpr (std::is_void_v<R>) {
-      std::apply(fn, std::move(args));
-      out.emplace_back();
-    } else {
-      out.push_back(std::apply(fn, std::move(args)));
+      if (views) return apply_items<W>(fn, *views);
     }
   }
-  return serialize(out);
+  auto items = deserialize<typename ChunkWire<ArgTuple>::type>(chunk);
+  return apply_items<W>(fn, items);
 }
 
 /// The single value of a one-element tuple, or the value itself.
