@@ -71,7 +71,7 @@ if [[ -z "$no_build" ]]; then
       cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
     fi
   fi
-  targets=(bench_tls_concur)
+  targets=(bench_tls_concur bench_tls_ceiling)
   if [[ -f /usr/include/asio.hpp ]]; then targets+=(bench_tls_asio); fi
   cmake --build "$build_dir" --target "${targets[@]}" -j2 >/dev/null
 fi
@@ -95,6 +95,7 @@ impls+=(concur)
 if [[ -x "$bin/bench_tls_asio" ]]; then impls+=(asio); else echo "note: Boost.Asio peer not built (libasio-dev)" >&2; fi
 impls+=(python)
 if "$python3" -c 'import uvloop' 2>/dev/null; then impls+=(uvloop); else echo "note: uvloop is not installed (python3-uvloop): its column is empty" >&2; fi
+[[ -x "$bin/bench_tls_ceiling" ]] && impls+=(ceiling)
 
 command_of() {  # implementation mode
   case "$1" in
@@ -102,6 +103,7 @@ command_of() {  # implementation mode
     asio) echo "$bin/bench_tls_asio --mode $2 --seconds $seconds --dir $work" ;;
     python) echo "$python3 $here/tls_python.py --mode $2 --seconds $seconds --dir $work --loop asyncio" ;;
     uvloop) echo "$python3 $here/tls_python.py --mode $2 --seconds $seconds --dir $work --loop uvloop" ;;
+    ceiling) echo "$bin/bench_tls_ceiling --mode $2 --seconds $seconds --dir $work" ;;
   esac
 }
 
@@ -113,6 +115,7 @@ for ((round = 0; round < rounds; round++)); do
   for ((k = 0; k < n; k++)); do
     impl="${impls[$(((round + k) % n))]}"
     for mode in handshakes bulk https; do
+      [[ "$impl" == ceiling && "$mode" != bulk ]] && continue  # a ceiling of the bulk workload only
       # shellcheck disable=SC2046
       if figure=$(timeout -k 5 "$limit" taskset -c "$core" $(command_of "$impl" "$mode") 2>"$work/err"); then
         printf '%s\t%s\t%s\t%s\n' "$round" "$impl" "$mode" "$figure" >> "$results"
@@ -137,7 +140,8 @@ fig = defaultdict(dict)  # (impl, mode) -> {round: figure}
 for r, impl, mode, value in rows:
     fig[(impl, mode)][int(r)] = float(value)
 units = {"handshakes": "handshakes/s", "bulk": "MiB/s", "https": "req/s"}
-names = {"asio": "Boost.Asio ssl::stream", "python": "Python asyncio + ssl", "uvloop": "uvloop + ssl"}
+names = {"asio": "Boost.Asio ssl::stream", "python": "Python asyncio + ssl", "uvloop": "uvloop + ssl",
+         "ceiling": "OpenSSL alone, no event loop (ceiling)"}
 # The issue's targets: concur / peer >= target.
 targets = {("bulk", "python"): 3.0, ("bulk", "asio"): 1.0, ("handshakes", "python"): 1.5, ("https", "asio"): 1 / 1.2}
 print()
@@ -150,7 +154,7 @@ for mode in ("handshakes", "bulk", "https"):
         print(f"| {units[mode]} | failed | | | | | | |")
         missed += 1
         continue
-    for peer in ("asio", "python", "uvloop"):
+    for peer in ("asio", "python", "uvloop", "ceiling"):
         theirs = fig.get((peer, mode), {})
         common = sorted(set(ours) & set(theirs))
         if not common:
@@ -164,6 +168,11 @@ for mode in ("handshakes", "bulk", "https"):
         tgt = "" if target is None else (f"≥ {target:g}" if target >= 1 else f"≥ {target:.3g} (CPU/request ≤ 1.2×)")
         print(f"| {units[mode]} | {statistics.median(ours.values()):,.1f} | {names[peer]} | "
               f"{statistics.median(theirs.values()):,.1f} | {ratio:.2f}× | {min(ratios):.2f}–{max(ratios):.2f} | {tgt} | {met} |")
+ceiling, python = fig.get(("ceiling", "bulk"), {}), fig.get(("python", "bulk"), {})
+if ceiling and python:
+    c, p = statistics.median(ceiling.values()), statistics.median(python.values())
+    print(f"\nBulk ceiling (OpenSSL and loopback TCP with nothing else, one core): {c:,.1f} MiB/s = "
+          f"{c / p:.2f}x Python asyncio's figure; the bulk target (3x Python) is {3 * p:,.1f} MiB/s.")
 if check and missed:
     sys.exit(1)
 PY
