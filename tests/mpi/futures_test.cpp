@@ -102,6 +102,7 @@ TEST(MPIPoolExecutor, FuturesAreAwaitableFromAsyncio) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const int listed = concur_mpi_test::list_tests_without_mpi(argc, argv); listed >= 0) return listed;
   concur::mpi::init(argc, argv);
   testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

@@ -313,6 +313,7 @@ TEST(MpiPoolFallback, WithoutWorkerRanksTasksRunInLocalProcesses) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const int listed = concur_mpi_test::list_tests_without_mpi(argc, argv); listed >= 0) return listed;
   concur::mpi::init(argc, argv);  // ranks >= 1 serve tasks from here and never return
   testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
